@@ -1,0 +1,302 @@
+"""SQLite storage: the schema and every write, in one place (sqlite-utils).
+
+The table and column names documented in the README are a stable interface: other tools read
+them. Writes go through short transactions on a WAL database, so a crawl killed at any moment
+leaves a consistent file, and readers keep working while a crawl writes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+#: Columns of each table, in order. ``sqlite-utils`` creates missing tables and adds missing
+#: columns, which is the whole migration story while the schema only grows.
+TABLES: dict[str, dict[str, Any]] = {
+    "feeds": {
+        "columns": {
+            "id": int, "url": str, "title": str, "site": str,
+            "etag": str, "last_modified": str,
+            "added": str, "last_fetch": str, "last_status": int, "error": str,
+            "n_fetches": int, "n_errors": int, "last_new_article": str,
+            "next_fetch": str, "interval_seconds": int, "disabled": int,
+        },
+        "pk": "id",
+        "not_null": {"url"},
+        "defaults": {"n_fetches": 0, "n_errors": 0, "disabled": 0},
+        "unique": [["url"]],
+    },
+    "articles": {
+        "columns": {
+            "id": int, "url": str, "fetched_url": str, "site": str,
+            "title": str, "author": str, "published": str, "date_source": str,
+            "first_seen": str, "language": str, "text": str, "word_count": int,
+            "story_id": int, "description": str, "sitename": str, "categories": str,
+            "feed_title": str, "feed_summary": str, "feed_published": str,
+            "feed_author": str, "feed_guid": str, "feed_tags": str,
+            "content_hash": str, "html": bytes, "crawl_id": int,
+        },
+        "pk": "id",
+        "not_null": {"url"},
+        "unique": [["url"]],
+        "indexes": [["story_id"], ["site"], ["published"], ["first_seen"]],
+    },
+    "article_feeds": {
+        "columns": {"article_id": int, "feed_id": int, "first_seen": str},
+        "pk": ("article_id", "feed_id"),
+        "foreign_keys": [("article_id", "articles", "id"), ("feed_id", "feeds", "id")],
+        "indexes": [["feed_id"]],
+    },
+    "stories": {
+        "columns": {
+            "id": int, "title": str, "canonical_article_id": int,
+            "first_seen": str, "first_published": str, "last_published": str,
+            "n_articles": int, "n_sites": int,
+        },
+        "pk": "id",
+        "indexes": [["first_published"], ["first_seen"]],
+    },
+    "article_links": {
+        "columns": {
+            "article_id": int, "other_id": int, "similarity": float,
+            "jaccard": float, "containment": float, "method": str, "created": str,
+        },
+        "pk": ("article_id", "other_id"),
+        "indexes": [["other_id"]],
+    },
+    "crawls": {
+        "columns": {
+            "id": int, "kind": str, "args": str, "started": str, "ended": str,
+            "status": str, "n_feeds": int, "n_feeds_failed": int, "n_pages": int,
+            "n_new": int, "n_known": int, "n_failed": int,
+        },
+        "pk": "id",
+    },
+    "failures": {
+        "columns": {
+            "id": int, "crawl_id": int, "time": str, "kind": str, "url": str,
+            "feed_url": str, "status": int, "reason": str, "error": str,
+        },
+        "pk": "id",
+        "indexes": [["crawl_id"], ["url"]],
+    },
+    "meta": {"columns": {"key": str, "value": str}, "pk": "key"},
+}
+
+
+def utcnow() -> str:
+    """Now, as the ISO 8601 UTC string every timestamp column uses."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (creating it and its folder if needed) a crawl database in WAL mode.
+
+    ``readonly`` opens an existing file without ever writing, for readers such as
+    ``crawler stories`` that run while a crawl writes.
+    """
+    path = Path(path)
+    if readonly:
+        if not path.exists():
+            raise FileNotFoundError(f"no database at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        return sqlite_utils.Database(conn)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # durable in WAL up to the last checkpointed commit
+    db.execute("PRAGMA foreign_keys=ON")
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create missing tables, columns and indexes; safe to run on every open."""
+    with transaction(db):
+        for name, spec in TABLES.items():
+            table = db[name]
+            if not table.exists():
+                table.create(
+                    spec["columns"], pk=spec["pk"], not_null=spec.get("not_null"),
+                    defaults=spec.get("defaults"), foreign_keys=spec.get("foreign_keys"),
+                )
+            else:
+                missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
+                for column, col_type in missing.items():
+                    table.add_column(column, col_type)
+            for cols in spec.get("unique", []):
+                table.create_index(cols, unique=True, if_not_exists=True)
+            for cols in spec.get("indexes", []):
+                table.create_index(cols, if_not_exists=True)
+        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+class transaction:
+    """``with transaction(db):`` one BEGIN IMMEDIATE ... COMMIT, rolled back on error.
+
+    IMMEDIATE takes the write lock up front, so two writers queue on ``busy_timeout``
+    instead of failing half-way through a batch.
+    """
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.conn = db.conn
+
+    def __enter__(self):
+        if self.conn.in_transaction:
+            self.nested = True
+            return self
+        self.nested = False
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.nested:
+            return False
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+        return False
+
+
+# ---------------------------------------------------------------- crawls
+
+
+def start_crawl(db: sqlite_utils.Database, kind: str, args: Any) -> int:
+    with transaction(db):
+        return db["crawls"].insert(
+            {"kind": kind, "args": json.dumps(args, ensure_ascii=False), "started": utcnow(),
+             "status": "running"}
+        ).last_pk
+
+
+def finish_crawl(db: sqlite_utils.Database, crawl_id: int, status: str, counts: dict) -> None:
+    columns = TABLES["crawls"]["columns"]
+    row = {k: v for k, v in counts.items() if k in columns}
+    with transaction(db):
+        db["crawls"].update(crawl_id, {**row, "ended": utcnow(), "status": status})
+
+
+def record_failure(db: sqlite_utils.Database, *, crawl_id: int | None, kind: str, url: str,
+                   reason: str, error: str = "", status: int | None = None,
+                   feed_url: str | None = None) -> None:
+    """Keep why a feed or page gave nothing, for the summary and for ``crawler status``."""
+    with transaction(db):
+        db["failures"].insert({
+            "crawl_id": crawl_id, "time": utcnow(), "kind": kind, "url": url,
+            "feed_url": feed_url, "status": status, "reason": reason, "error": error[:2000],
+        })
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def feed_id(db: sqlite_utils.Database, url: str) -> int:
+    """The id of the feed row for ``url``, created on first sight."""
+    row = db.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
+    if row:
+        return row[0]
+    with transaction(db):
+        return db["feeds"].insert({"url": url, "added": utcnow()}).last_pk
+
+
+def get_feed(db: sqlite_utils.Database, url: str) -> dict | None:
+    rows = list(db["feeds"].rows_where("url = ?", [url], limit=1))
+    return rows[0] if rows else None
+
+
+def update_feed(db: sqlite_utils.Database, url: str, **fields: Any) -> None:
+    """Set columns of a feed's row (created if missing)."""
+    fid = feed_id(db, url)
+    with transaction(db):
+        db["feeds"].update(fid, fields)
+
+
+def feed_fetched(db: sqlite_utils.Database, url: str, *, status: int | None, error: str | None,
+                 **fields: Any) -> None:
+    """Record one fetch of a feed: counters, status and error in one write."""
+    fid = feed_id(db, url)
+    with transaction(db):
+        db.execute(
+            "UPDATE feeds SET n_fetches = coalesce(n_fetches, 0) + 1, "
+            "n_errors = CASE WHEN ? IS NULL THEN 0 ELSE coalesce(n_errors, 0) + 1 END "
+            "WHERE id = ?", [error, fid])
+        db["feeds"].update(fid, {"last_fetch": utcnow(), "last_status": status,
+                                 "error": error, **fields})
+
+
+# ---------------------------------------------------------------- articles
+
+
+def known_urls(db: sqlite_utils.Database, urls: Iterable[str]) -> set[str]:
+    """Which of ``urls`` are stored already, as canonical or as fetched URL."""
+    urls = list(dict.fromkeys(urls))
+    found: set[str] = set()
+    for i in range(0, len(urls), 500):
+        chunk = urls[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for url, fetched in db.execute(
+            f"SELECT url, fetched_url FROM articles WHERE url IN ({marks}) "
+            f"OR fetched_url IN ({marks})", chunk + chunk
+        ):
+            found.update((url, fetched))
+    return found & set(urls)
+
+
+def article_id_for(db: sqlite_utils.Database, url: str) -> int | None:
+    row = db.execute("SELECT id FROM articles WHERE url = ? OR fetched_url = ? LIMIT 1",
+                     [url, url]).fetchone()
+    return row[0] if row else None
+
+
+def link_article_feed(db: sqlite_utils.Database, article_id: int, feed_url: str) -> None:
+    fid = feed_id(db, feed_url)
+    db["article_feeds"].insert({"article_id": article_id, "feed_id": fid,
+                                "first_seen": utcnow()}, ignore=True)
+
+
+def insert_article(db: sqlite_utils.Database, article: dict) -> tuple[int, bool]:
+    """Insert one article (call inside ``transaction``); returns (id, is_new).
+
+    An article whose canonical URL is stored already is not written again: the existing id
+    comes back with ``is_new`` False, so the caller only links it to one more feed.
+    """
+    columns = TABLES["articles"]["columns"]
+    row = {k: v for k, v in article.items() if k in columns and k != "id"}
+    existing = db.execute("SELECT id FROM articles WHERE url = ?", [row["url"]]).fetchone()
+    if existing:
+        return existing[0], False
+    row.setdefault("first_seen", utcnow())
+    article_id = db["articles"].insert(row).last_pk
+    return article_id, True
+
+
+def new_story_for(db: sqlite_utils.Database, article_id: int) -> int:
+    """Make ``article_id`` a story of its own (the story id is the article id)."""
+    art = db["articles"].get(article_id)
+    db["stories"].upsert({
+        "id": article_id, "title": art["title"], "canonical_article_id": article_id,
+        "first_seen": art["first_seen"], "first_published": art["published"],
+        "last_published": art["published"], "n_articles": 1, "n_sites": 1,
+    }, pk="id")
+    db["articles"].update(article_id, {"story_id": article_id})
+    return article_id
+
+
+# ---------------------------------------------------------------- meta
+
+
+def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db["meta"].upsert({"key": key, "value": value}, pk="key")
