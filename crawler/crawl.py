@@ -1,0 +1,71 @@
+"""Run a crawl in this process with Scrapy's CrawlerProcess, and sum it up.
+
+One crawl per process: Twisted's reactor cannot be restarted, so callers that need several
+crawls (tests, the scheduler) run each in a fresh process.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler import store
+
+
+def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """The crawler's settings module, then ``overrides`` on top (as the command line would)."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def run_spider(spider: str, db_path: str, kind: str, args: dict,
+               settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> dict:
+    """Crawl with ``spider`` into ``db_path``; record the run in `crawls`; return its summary."""
+    db = store.open_db(db_path)
+    crawl_id = store.start_crawl(db, kind, args)
+    overrides = {"CRAWLER_DB": str(db_path), "CRAWLER_CRAWL_ID": crawl_id, **(settings or {})}
+    process = CrawlerProcess(project_settings(overrides), install_root_handler=True)
+    crawler = process.create_crawler(spider)
+    started = time.monotonic()
+    status = "failed"
+    try:
+        process.crawl(crawler, **spider_kwargs)
+        process.start()
+        status = "finished" if crawler.stats.get_value("finish_reason") == "finished" else \
+            str(crawler.stats.get_value("finish_reason") or "interrupted")
+    finally:
+        summary = summarize(db, crawl_id, crawler.stats.get_stats() if crawler.stats else {},
+                            time.monotonic() - started)
+        store.finish_crawl(db, crawl_id, status, summary["counts"])
+        summary["status"] = status
+        db.close()
+    return summary
+
+
+def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None = None) -> dict:
+    """Crawl feed URLs (already read from files: see crawler.feedlist) into ``db_path``."""
+    return run_spider("feeds", db_path, "feeds", {"feeds": feeds}, settings, feeds=feeds)
+
+
+def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
+    """Counts and reasons of one crawl, from Scrapy's stats and the `failures` table."""
+    get = lambda key: int(stats.get(f"news/{key}", 0))  # noqa: E731
+    counts = {
+        "n_feeds": get("feeds_done"), "n_feeds_failed": get("feeds_failed"),
+        "n_pages": int(stats.get("response_received_count", 0)),
+        "n_new": get("articles_new"), "n_known": get("articles_known"),
+        "n_failed": get("articles_failed"),
+    }
+    reasons = {k.split("/", 2)[2]: v for k, v in stats.items() if k.startswith("news/reason/")}
+    failed_feeds = [dict(zip(("url", "reason", "error"), row)) for row in db.execute(
+        "SELECT url, reason, error FROM failures WHERE crawl_id = ? AND kind = 'feed'",
+        [crawl_id])]
+    return {"crawl_id": crawl_id, "elapsed": round(elapsed, 2), "counts": counts,
+            "feeds_unchanged": get("feeds_unchanged"), "reasons": reasons,
+            "failed_feeds": failed_feeds, "db": str(db.conn.execute("PRAGMA database_list")
+                                                    .fetchone()[2])}

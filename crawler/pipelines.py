@@ -1,0 +1,192 @@
+"""Thin item pipelines: extract (and sketch) off the reactor, then store and cluster in batches.
+
+``ExtractPipeline`` sends each fetched page to a process pool, so trafilatura's CPU time uses
+every core and never stalls downloads. ``StorePipeline`` writes articles in short batched
+transactions and gives each new article its story; a crash loses at most the batch in flight,
+whose pages are not stored and so are fetched again by the next run.
+"""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from twisted.internet import task
+
+from crawler import store
+from crawler.dedup import DedupParams
+from crawler.dedup.sketch import fingerprint
+from crawler.dedup.stories import StoryAssigner
+from crawler.extract import extract_article
+from crawler.items import FeedLink, Page
+from crawler.urls import canonicalize, site_of
+
+
+def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams) -> dict:
+    """Extract the article of a page and sketch its text; runs in a worker process."""
+    article = extract_article(body, url, encoding=encoding)
+    if article.get("text"):
+        article["fingerprint"] = fingerprint(article["text"], title=article.get("title"),
+                                             params=params)
+    return article
+
+
+class ExtractPipeline:
+    """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
+
+    def __init__(self, workers: int, params: DedupParams):
+        self.workers = workers
+        self.params = params
+        self.pool: ProcessPoolExecutor | None = None
+        # Pages handed to the pool at once: enough to keep every worker busy, few enough that
+        # memory stays flat when pages arrive faster than they are extracted.
+        self.slots = asyncio.Semaphore(max(2, 2 * workers))
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        workers = crawler.settings.get("CRAWLER_EXTRACT_WORKERS")
+        workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        return cls(workers, DedupParams.from_settings(crawler.settings))
+
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("forkserver"))
+
+    def close_spider(self) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Page):
+            return item
+        args = (item.body, item.fetched_url, item.encoding, self.params)
+        if self.pool is None:
+            article = analyse_page(*args)
+        else:
+            async with self.slots:
+                article = await asyncio.wrap_future(self.pool.submit(analyse_page, *args))
+        return {"page": item, "article": article}
+
+
+class StorePipeline:
+    """Write articles in batches, link them to their feeds, give each new article its story."""
+
+    def __init__(self, crawler, db_path: str, batch_size: int, batch_seconds: float,
+                 keep_html: bool, params: DedupParams):
+        self.crawler = crawler
+        self.db_path = db_path
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self.keep_html = keep_html
+        self.params = params
+        self.batch: list[dict] = []
+        self.timer: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        s = crawler.settings
+        return cls(crawler, s.get("CRAWLER_DB"), s.getint("CRAWLER_STORE_BATCH_SIZE"),
+                   s.getfloat("CRAWLER_STORE_BATCH_SECONDS"), s.getbool("CRAWLER_KEEP_HTML"),
+                   DedupParams.from_settings(s))
+
+    def open_spider(self) -> None:
+        self.db = store.open_db(self.db_path)
+        self.assigner = StoryAssigner(self.db, self.params)
+        self.crawl_id = self.crawler.settings.getint("CRAWLER_CRAWL_ID") or None
+        self.timer = task.LoopingCall(self.flush)
+        self.timer.start(self.batch_seconds, now=False)
+
+    def close_spider(self) -> None:
+        if self.timer and self.timer.running:
+            self.timer.stop()
+        self.flush()
+        self.db.close()
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, FeedLink):
+            self.link_known(item)
+        elif isinstance(item, dict) and "article" in item:
+            self.batch.append(item)
+            if len(self.batch) >= self.batch_size:
+                self.flush()
+        return item
+
+    @property
+    def spider(self):
+        return self.crawler.spider
+
+    def count(self, key: str) -> None:
+        self.crawler.stats.inc_value(f"news/{key}")
+
+    def link_known(self, link: FeedLink) -> None:
+        """A feed lists an article stored earlier: remember that this feed carries it too."""
+        article_id = store.article_id_for(self.db, link.url)
+        if article_id is not None:
+            with store.transaction(self.db):
+                store.link_article_feed(self.db, article_id, link.feed_url)
+
+    def flush(self) -> None:
+        """Write the batch in one transaction: all of it lands, or none of it."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        with store.transaction(self.db):
+            for done in batch:
+                self.store_one(done["page"], done["article"])
+
+    def store_one(self, page: Page, article: dict) -> None:
+        if not article.get("text"):
+            self.count("articles_failed")
+            store.record_failure(self.db, crawl_id=self.crawl_id, kind="article",
+                                 url=page.fetched_url, reason="no_text",
+                                 error=article.get("error") or "no article text found",
+                                 feed_url=page.feed_url)
+            self.crawler.stats.inc_value("news/reason/no_text")
+            return
+        row = article_row(page, article, self.keep_html)
+        row["crawl_id"] = self.crawl_id
+        article_id, is_new = store.insert_article(self.db, row)
+        feeds = set(self.spider.feeds_of.get(page.url, ())) | ({page.feed_url} - {None})
+        for feed_url in feeds:
+            store.link_article_feed(self.db, article_id, feed_url)
+        if not is_new:
+            self.count("articles_known")
+            return
+        self.count("articles_new")
+        self.assigner.add(article_id, article["fingerprint"])
+
+
+def article_row(page: Page, article: dict, keep_html: bool) -> dict:
+    """The `articles` row for a page: the page's metadata first, the feed entry's as fallback."""
+    entry = page.entry
+    url = page.url
+    canonical = article.get("canonical_url")
+    if canonical and site_of(canonical) == site_of(page.fetched_url):
+        url = canonicalize(canonical)  # a republisher's canonical pointing elsewhere is ignored
+    published = article.get("published")
+    date_source = "page" if published else ("feed" if entry.get("feed_published") else None)
+    text = article["text"]
+    return {
+        "url": url,
+        "fetched_url": page.fetched_url,
+        "site": site_of(url),
+        "title": article.get("title") or entry.get("feed_title"),
+        "author": article.get("author") or entry.get("feed_author"),
+        "published": published or entry.get("feed_published"),
+        "date_source": date_source,
+        "first_seen": store.utcnow(),
+        "language": article.get("language"),
+        "text": text,
+        "word_count": article.get("word_count") or len(text.split()),
+        "description": article.get("description"),
+        "sitename": article.get("sitename"),
+        "categories": ",".join(article.get("categories") or []) or None,
+        "content_hash": hashlib.sha1(text.encode("utf-8")).hexdigest(),
+        "html": gzip.compress(page.body) if keep_html else None,
+        **{k: v for k, v in entry.items() if k.startswith("feed_")},
+    }

@@ -1,0 +1,63 @@
+"""Scrapy settings for the crawler, and the project's own settings, with their defaults.
+
+Every behaviour is a setting: the CLI maps its options onto these names, Scrapy users override
+them with ``-s NAME=VALUE``. The project's own settings are documented in the README.
+"""
+from __future__ import annotations
+
+BOT_NAME = "news-crawler"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# ---------------------------------------------------------------- politeness
+#: Who we are; CRAWLER_CONTACT_URL is appended so site owners can reach the operator.
+CRAWLER_CONTACT_URL = "https://github.com/news-crawler/news-crawler"
+USER_AGENT = f"news-crawler/0.1 (+{CRAWLER_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+
+# ---------------------------------------------------------------- robustness and limits
+DOWNLOAD_TIMEOUT = 30                 # every request, robots.txt included
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024   # a news page or feed is far below 10 MiB
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 10
+DNS_TIMEOUT = 15
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+
+# ---------------------------------------------------------------- pipeline and extensions
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractPipeline": 100,
+    "crawler.pipelines.StorePipeline": 800,
+}
+EXTENSIONS = {
+    "scrapy.extensions.logstats.LogStats": None,
+    "crawler.progress.Progress": 500,
+}
+
+# ---------------------------------------------------------------- the project's own
+#: SQLite database the crawl writes into.
+CRAWLER_DB = "storage/news.db"
+#: Store the fetched page (gzip) so articles can be re-extracted later.
+CRAWLER_KEEP_HTML = False
+#: Fetch article URLs that are stored already (normally skipped).
+CRAWLER_REFRESH = False
+#: Extraction worker processes (None: one per core); 0 extracts inline (debugging).
+CRAWLER_EXTRACT_WORKERS = None
+#: Articles written per SQLite transaction, and the longest an article waits for its batch.
+CRAWLER_STORE_BATCH_SIZE = 50
+CRAWLER_STORE_BATCH_SECONDS = 1.0
+#: Seconds between progress lines on stderr (0: none).
+CRAWLER_PROGRESS_INTERVAL = 5.0

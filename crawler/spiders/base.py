@@ -1,0 +1,65 @@
+"""What every news spider shares: the database, counters and failure records."""
+from __future__ import annotations
+
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import (ConnectionLost, ConnectionRefusedError, DNSLookupError,
+                                    TCPTimedOutError, TimeoutError)
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+from crawler import store
+
+
+class NewsSpider(scrapy.Spider):
+    """Base of the feed and site spiders: one database, one crawl row, shared counters."""
+
+    custom_settings: dict = {}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.db = store.open_db(settings.get("CRAWLER_DB"))
+        spider.refresh = settings.getbool("CRAWLER_REFRESH")
+        spider.crawl_id = settings.getint("CRAWLER_CRAWL_ID") or None
+        spider.feeds_of = {}
+        return spider
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"news/{key}", n)
+
+    def record_failure(self, kind: str, url: str, reason: str, error: str,
+                       status: int | None = None, feed_url: str | None = None) -> None:
+        store.record_failure(self.db, crawl_id=self.crawl_id, kind=kind, url=url, reason=reason,
+                             error=error, status=status, feed_url=feed_url)
+        self.crawler.stats.inc_value(f"news/reason/{reason}")
+
+
+def failure_reason(failure) -> tuple[str, int | None]:
+    """A short reason code (for summaries and the failures table) and the HTTP status if any."""
+    exc = failure.value
+    if failure.check(HttpError):
+        status = exc.response.status
+        return f"http_{status}", status
+    if failure.check(IgnoreRequest):
+        message = str(exc).lower()
+        if "robots" in message:
+            return "robots_txt", None
+        if "maxsize" in message or "max size" in message or "cancelled" in message:
+            return "too_large", None
+        return "ignored", None
+    if failure.check(DNSLookupError):
+        return "dns", None
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return "timeout", None
+    if failure.check(ConnectionRefusedError):
+        return "refused", None
+    if failure.check(ResponseNeverReceived, ResponseFailed, ConnectionLost):
+        text = failure.getErrorMessage().lower()
+        if "maxsize" in text or "max size" in text:
+            return "too_large", None
+        return "connection_lost", None
+    return type(exc).__name__, None

@@ -1,0 +1,212 @@
+"""The feed spider: fetch RSS/Atom feeds, follow every entry to its article page.
+
+Feeds are fetched by Scrapy (so retries, throttling, robots.txt and size limits apply) and parsed
+by feedparser from the response body. What went wrong with a feed or a page is recorded, with a
+short reason, and the crawl goes on.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator
+
+import feedparser
+import scrapy
+from scrapy.http import Response
+
+from crawler import store
+from crawler.errors import UserError
+from crawler.feedlist import read_feed_args
+from crawler.items import FeedLink, Page
+from crawler.spiders.base import NewsSpider, failure_reason
+from crawler.urls import canonicalize, is_crawlable
+
+FEED_TYPES = ("xml", "rss", "atom", "rdf", "feed+json", "text/plain")
+
+
+class FeedSpider(NewsSpider):
+    """``scrapy crawl feeds -a feeds=URL_OR_FILE[,URL_OR_FILE...]``"""
+
+    name = "feeds"
+
+    def __init__(self, feeds: str | list[str] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(feeds, str):
+            feeds = [f for f in feeds.split(",") if f.strip()]
+        if not feeds:
+            raise UserError("no feeds given (a feed URL, a file of URLs or an OPML file)")
+        self.feed_urls = read_feed_args(feeds)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.feed_urls:
+            yield self.feed_request(url)
+
+    def feed_request(self, url: str) -> scrapy.Request:
+        headers = {}
+        feed = store.get_feed(self.db, url) if not self.refresh else None
+        if feed and feed.get("etag"):
+            headers["If-None-Match"] = feed["etag"]
+        if feed and feed.get("last_modified"):
+            headers["If-Modified-Since"] = feed["last_modified"]
+        return scrapy.Request(
+            url, callback=self.parse_feed, errback=self.feed_failed, headers=headers,
+            dont_filter=True, meta={"feed_url": url, "handle_httpstatus_list": [304]},
+        )
+
+    # ------------------------------------------------------------ feeds
+
+    def parse_feed(self, response: Response):
+        feed_url = response.meta["feed_url"]
+        self.count("feeds_done")
+        if response.status == 304:
+            self.count("feeds_unchanged")
+            store.feed_fetched(self.db, feed_url, status=304, error=None)
+            return
+        parsed = feedparser.parse(
+            response.body, response_headers={k.decode().lower(): v[0].decode("latin-1")
+                                             for k, v in response.headers.items()})
+        if not parsed.entries and (parsed.bozo or not parsed.version):
+            reason = "not_a_feed" if not parsed.version else "malformed_feed"
+            detail = str(parsed.get("bozo_exception") or "no RSS/Atom entries")
+            self.feed_error(feed_url, reason, f"{detail}", status=response.status)
+            return
+        if parsed.bozo:
+            self.logger.warning("Malformed feed %s, parsed as far as possible: %s",
+                                feed_url, parsed.get("bozo_exception"))
+        store.feed_fetched(
+            self.db, feed_url, status=response.status, error=None,
+            title=parsed.feed.get("title"), site=response.url,
+            etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
+        )
+        self.count("feeds_ok")
+        for entry in parsed.entries:
+            link = _entry_link(entry)
+            if not link:
+                continue
+            link = response.urljoin(link)
+            if not is_crawlable(link):
+                self.count("links_refused")
+                self.record_failure("article", link, "bad_scheme", "only http and https are followed",
+                                    feed_url=feed_url)
+                continue
+            request = self.article_request(link, feed_url, entry_fields(entry))
+            if request is not None:
+                yield request
+            else:
+                yield FeedLink(url=canonicalize(link), feed_url=feed_url)
+
+    def feed_failed(self, failure):
+        request = failure.request
+        self.count("feeds_done")
+        reason, status = failure_reason(failure)
+        self.feed_error(request.meta["feed_url"], reason, failure.getErrorMessage(), status=status)
+
+    def feed_error(self, feed_url: str, reason: str, error: str, status: int | None = None):
+        self.count("feeds_failed")
+        self.logger.error("Feed %s gave nothing: %s (%s)", feed_url, reason, error)
+        store.feed_fetched(self.db, feed_url, status=status, error=f"{reason}: {error}")
+        self.record_failure("feed", feed_url, reason, error, status=status)
+
+    # ------------------------------------------------------------ articles
+
+    def article_request(self, link: str, feed_url: str | None, entry: dict | None):
+        """A request for an article page, or None when it is stored or scheduled already.
+
+        An article reached through several feeds is fetched once; every feed is remembered and
+        linked when the article is stored.
+        """
+        canonical = canonicalize(link)
+        feeds = self.feeds_of.get(canonical)
+        if feeds is not None:
+            if feed_url:
+                feeds.add(feed_url)
+            self.count("articles_known")
+            return None
+        self.feeds_of[canonical] = {feed_url} if feed_url else set()
+        if not self.refresh and store.known_urls(self.db, [canonical, link]):
+            self.count("articles_known")
+            return None
+        return scrapy.Request(
+            link, callback=self.parse_article, errback=self.article_failed,
+            meta={"feed_url": feed_url, "entry": entry, "canonical": canonical},
+        )
+
+    def parse_article(self, response: Response):
+        meta = response.meta
+        content_type = _header(response, "Content-Type") or ""
+        if not _is_html(content_type, response.body):
+            self.article_error(response.url, "not_html", f"Content-Type {content_type or 'missing'}",
+                               meta.get("feed_url"), response.status)
+            return
+        yield Page(
+            url=meta["canonical"], fetched_url=response.url, body=response.body,
+            encoding=_charset(content_type), feed_url=meta.get("feed_url"),
+            entry=meta.get("entry") or {}, status=response.status,
+        )
+
+    def article_failed(self, failure):
+        request = failure.request
+        reason, status = failure_reason(failure)
+        self.article_error(request.url, reason, failure.getErrorMessage(),
+                           request.meta.get("feed_url"), status)
+
+    def article_error(self, url, reason, error, feed_url=None, status=None):
+        self.count("articles_failed")
+        self.logger.warning("Article %s not stored: %s (%s)", url, reason, error)
+        self.record_failure("article", url, reason, error, status=status, feed_url=feed_url)
+
+
+def entry_fields(entry) -> dict:
+    """The feed entry's own fields, kept beside what the page says."""
+    published = entry.get("published_parsed") or entry.get("updated_parsed")
+    tags = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
+    return {
+        "feed_title": entry.get("title"),
+        "feed_summary": entry.get("summary"),
+        "feed_published": _iso(published),
+        "feed_author": entry.get("author"),
+        "feed_guid": entry.get("id"),
+        "feed_tags": json.dumps(tags, ensure_ascii=False) if tags else None,
+    }
+
+
+def _entry_link(entry) -> str | None:
+    if entry.get("link"):
+        return entry["link"]
+    for link in entry.get("links", []):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return link["href"]
+    guid = entry.get("id") or ""
+    return guid if guid.startswith(("http://", "https://")) else None
+
+
+def _iso(struct) -> str | None:
+    if not struct:
+        return None
+    import calendar
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(calendar.timegm(struct), timezone.utc).isoformat(timespec="seconds")
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip("\"' ")
+    return None
+
+
+def _is_html(content_type: str, body: bytes) -> bool:
+    """HTML by its first bytes (servers mislabel pages), else by its Content-Type."""
+    head = body[:2048].lstrip().lower()
+    if head.startswith(b"<!doctype html") or any(tag in head for tag in HTML_MARKERS):
+        return True
+    return content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml") \
+        and not head.startswith((b"%pdf", b"\x89png", b"gif8", b"\xff\xd8"))
+
+
+HTML_MARKERS = (b"<html", b"<head", b"<body", b"<meta", b"<title", b"<article", b"<p>", b"<div")
