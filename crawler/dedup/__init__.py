@@ -1,0 +1,81 @@
+"""Near-duplicate detection: syndicated copies of one news story share one ``story_id``.
+
+The parts, in the order data flows through them:
+
+- :mod:`.normalize` turns article text into comparable tokens and paragraphs;
+- :mod:`.sketch` computes a :class:`~.sketch.Fingerprint` (MinHash signature and lead keys),
+  pure and picklable, in the extraction workers;
+- :mod:`.index` is the persistent candidate index (LSH band table in SQLite);
+- :mod:`.stories` verifies candidates and assigns stories (main process, single writer).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    """Every knob of near-duplicate detection, with the defaults the quality benchmark chose.
+
+    Read from Scrapy-style settings named ``DEDUP_<FIELD>`` with :meth:`from_settings`.
+    """
+
+    #: Words per shingle of the MinHash signature (the LSH candidate search).
+    shingle_size: int = 1
+    #: MinHash permutations; must equal ``lsh_bands * lsh_rows``.
+    num_perm: int = 128
+    #: Seed of datasketch's MinHash permutations.
+    seed: int = 1
+    #: LSH bands and rows per band: a pair with Jaccard J is a candidate with probability
+    #: ``1 - (1 - J**rows)**bands``.
+    lsh_bands: int = 32
+    lsh_rows: int = 4
+    #: Words per shingle when verifying a candidate pair (coverage by shared word n-grams).
+    verify_ngram: int = 3
+    #: A pair is one story when the smaller text's coverage by shared n-grams reaches this...
+    min_coverage: float = 0.5
+    #: ...and at most this share of it lies in paragraphs the other text lacks.
+    max_novel: float = 0.25
+    #: A paragraph counts as present in the other text when this share of it is covered.
+    paragraph_covered: float = 0.3
+    #: Shortest text (in words, boilerplate removed) that may be merged as contained in another.
+    min_words: int = 15
+    #: Facts veto: numbers that differ between the aligned texts; at least this many, and more
+    #: than the numbers they agree on, mark two stories written from one template.
+    fact_conflicts: int = 2
+    #: Paragraphs from the start of an article keyed for teaser search, and words per key.
+    lead_paragraphs: int = 4
+    lead_words: int = 8
+    #: A lead key shared by more articles than this is boilerplate, not a candidate source.
+    lead_key_max_postings: int = 50
+    #: A paragraph seen in at least this many articles of one site is that site's boilerplate.
+    boilerplate_min_pages: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | Any) -> "DedupParams":
+        """Build from Scrapy-style settings (``DEDUP_SHINGLE_SIZE`` ...); missing ones keep defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = settings.get(f"DEDUP_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = f.default
+            values[f.name] = type(default)(raw)
+        params = cls(**values)
+        params.validate()
+        return params
+
+    def validate(self) -> None:
+        if self.lsh_bands * self.lsh_rows != self.num_perm:
+            raise ValueError(
+                f"DEDUP_LSH_BANDS * DEDUP_LSH_ROWS must equal DEDUP_NUM_PERM "
+                f"({self.lsh_bands} * {self.lsh_rows} != {self.num_perm})")
+        if self.shingle_size < 1 or self.verify_ngram < 1:
+            raise ValueError("shingle sizes must be >= 1")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+__all__ = ["DedupParams"]
