@@ -250,6 +250,21 @@ def test_feeds_answer_conditional_requests(web):
     assert fetch(url, {"If-Modified-Since": headers["Last-Modified"]})[0] == 304
 
 
+def test_demo_takes_free_ports_when_its_fixed_port_is_taken():
+    import socket
+
+    from crawler.demo import DEMO_PORT, _start
+    with socket.socket() as taken:
+        taken.bind((STYLES["lindenpresse"].host, DEMO_PORT))
+        taken.listen()
+        web, sites = _start(DEMO_PORT)
+        try:
+            assert all(s.port not in (0, DEMO_PORT) for s in sites)
+            assert fetch(feed_urls(sites)[0])[0] == 200
+        finally:
+            web.stop()
+
+
 # ---------------------------------------------------------------- a demo run
 
 
