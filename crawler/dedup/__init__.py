@@ -49,8 +49,10 @@ class DedupParams:
     lead_words: int = 8
     #: A lead key shared by more articles than this is boilerplate, not a candidate source.
     lead_key_max_postings: int = 50
-    #: A paragraph seen in at least this many articles of one site is that site's boilerplate.
+    #: A paragraph seen in at least this many articles of one site is that site's boilerplate...
     boilerplate_min_pages: int = 3
+    #: ...if it has at most this many words (longer ones are content, even when reused).
+    boilerplate_max_words: int = 60
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | Any) -> "DedupParams":

@@ -17,7 +17,6 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 
 #: Name of the tokenising and word-hash scheme; part of the index's stored parameters.
 HASH_SCHEME = "utf8-tokens-poly64-fmix64-v1"
@@ -147,9 +146,19 @@ def combine(words: np.ndarray, size: int) -> np.ndarray:
     return h
 
 
-def paragraph_key(normalized_paragraph: str) -> int:
-    """64-bit key of a normalised paragraph (or of its opening words)."""
-    return xxhash.xxh3_64_intdigest(normalized_paragraph.encode("utf-8"))
+def paragraph_keys(words: np.ndarray, paragraph_of_word: np.ndarray,
+                   limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Order-sensitive 64-bit key of each paragraph (of its first ``limit`` words), and each
+    paragraph's length in words; computed for all paragraphs at once."""
+    if words.size == 0:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    first = np.flatnonzero(np.diff(paragraph_of_word, prepend=-1))
+    lengths = np.diff(np.append(first, words.size))
+    position = np.arange(words.size) - np.repeat(first, lengths)
+    mixed = fmix64(words ^ (position.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)))
+    if limit is not None:
+        mixed = np.where(position < limit, mixed, np.uint64(0))
+    return np.add.reduceat(mixed, first), lengths
 
 
 @dataclass
@@ -165,7 +174,8 @@ class Document:
         return int(self.words.size)
 
     def paragraph_keys(self) -> list[int]:
-        return [paragraph_key(p) for p in self.paragraphs]
+        """Key of every paragraph, as :func:`paragraph_keys` gives it."""
+        return paragraph_keys(self.words, self.paragraph_of_word)[0].tolist()
 
     def numbers(self, index: int) -> list[str]:
         """Number tokens of paragraph ``index`` (the facts of template stories)."""

@@ -20,7 +20,8 @@ from datasketch import MinHash
 from datasketch.minhash import _fmix  # the scheme's own pre-mix, so signatures stay datasketch's
 
 from . import DedupParams
-from .normalize import HASH_SCHEME, Document, analyze, paragraph_key, shingle_hashes
+from .normalize import (HASH_SCHEME, Document, hash_tokens, paragraph_index, paragraph_keys,
+                        shingle_hashes, tokenize)
 
 MINHASH_SCHEME = "affine32"
 _CHUNK = 256  # shingles per numpy block: keeps the (shingles x perms) product in cache
@@ -32,6 +33,7 @@ class Fingerprint:
 
     signature: np.ndarray   # uint32[num_perm], datasketch MinHash hash values
     lead_keys: np.ndarray   # int64 keys of the first paragraphs' opening words
+    short_paragraphs: np.ndarray  # int64 keys of the short paragraphs (boilerplate learning)
     n_words: int            # tokens after normalisation
     sketch_key: str         # the sketch parameters it was made with (see sketch_parameters)
 
@@ -49,7 +51,7 @@ def sketch_parameters(params: DedupParams) -> dict:
         "num_perm": params.num_perm, "seed": params.seed,
         "shingle_size": params.shingle_size, "lsh_bands": params.lsh_bands,
         "lsh_rows": params.lsh_rows, "lead_paragraphs": params.lead_paragraphs,
-        "lead_words": params.lead_words,
+        "lead_words": params.lead_words, "boilerplate_max_words": params.boilerplate_max_words,
     }
 
 
@@ -76,20 +78,28 @@ def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray
 
 def fingerprint(text: str, *, title: str | None = None, params: DedupParams) -> Fingerprint:
     """Sketch one article's text. ``title`` is not sketched: copies often change headlines."""
-    doc = analyze(text)
-    signature = minhash_values(shingle_hashes(doc.words, params.shingle_size),
+    data, starts, ends = tokenize(text)
+    words = hash_tokens(data, starts, ends)
+    signature = minhash_values(shingle_hashes(words, params.shingle_size),
                                params.num_perm, params.seed)
-    return Fingerprint(signature, lead_keys(doc, params), doc.n_words, sketch_key(params))
+    paragraph_of_word = paragraph_index(data, starts)
+    leads, short = paragraph_features(words, paragraph_of_word, params)
+    return Fingerprint(signature, leads, short, int(words.size), sketch_key(params))
 
 
-def lead_keys(doc: Document, params: DedupParams) -> np.ndarray:
-    """Keys of the opening ``lead_words`` words of the first ``lead_paragraphs`` paragraphs
-    long enough to carry them; a teaser or truncated copy shares them with its full text."""
-    keys = []
-    for paragraph in doc.paragraphs:
-        words = paragraph.split(" ", params.lead_words)
-        if len(words) >= params.lead_words:
-            keys.append(paragraph_key(" ".join(words[:params.lead_words])))
-            if len(keys) == params.lead_paragraphs:
-                break
-    return np.array(keys, dtype=np.uint64).view(np.int64)
+def paragraph_features(words: np.ndarray, paragraph_of_word: np.ndarray,
+                       params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
+    """Lead keys (the opening ``lead_words`` words of the first ``lead_paragraphs`` paragraphs
+    long enough to have them: a teaser or truncated copy shares them with its full text) and
+    the keys of the short paragraphs (at most ``boilerplate_max_words`` words: the ones that
+    may be a site's boilerplate)."""
+    openings, lengths = paragraph_keys(words, paragraph_of_word, params.lead_words)
+    leads = openings[lengths >= params.lead_words][:params.lead_paragraphs]
+    keys, _ = paragraph_keys(words, paragraph_of_word)
+    short = keys[lengths <= params.boilerplate_max_words]
+    return leads.view(np.int64), short.view(np.int64)
+
+
+def document_features(doc: Document, params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
+    """The same keys from an analysed document."""
+    return paragraph_features(doc.words, doc.paragraph_of_word, params)

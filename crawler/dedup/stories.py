@@ -1,30 +1,311 @@
-"""Story assignment (placeholder: every article is its own story; the real one follows)."""
+"""Stories: connected groups of verified copies, kept up to date as articles arrive.
+
+For each new article the assigner asks the index for candidates (LSH bands and lead keys),
+verifies every candidate on the texts (:mod:`.verify`), records the matching pairs in
+``article_links`` and recomputes the stories of the *component* the new article joins: the
+articles connected to it by verified links. Only that component is read, never the whole
+database, and the stories of a component are a function of its links alone, so the result
+does not depend on the order in which articles arrive, and ``rebuild`` (which replays every
+stored article through the same path) gives the same stories as the incremental crawls.
+
+Guard against chaining: duplicate links (each text contained in the other) join articles
+into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
+attaches to exactly one larger core, the one that contains it best. So an article that
+overlaps two different stories, or a teaser of one background paragraph shared by two
+stories, joins at most one of them and never bridges them.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from collections import OrderedDict, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
+from .. import store
 from . import DedupParams
-from .sketch import Fingerprint
+from .index import Index, site_paragraph_key
+from .normalize import Document, analyze
+from .sketch import Fingerprint, document_features, fingerprint
+from .verify import Prepared, Verdict, compare, prepare
+
+_CACHE_SIZE = 4096
 
 
 class StoryAssigner:
+    """Gives each new article its story (main process, the single writer of the DB).
+
+    Call :meth:`add` inside ``store.transaction(db)`` right after the article row is inserted.
+    """
+
     def __init__(self, db: sqlite_utils.Database, params: DedupParams):
         self.db = db
         self.params = params
+        self.index = Index(db, params)
+        self._docs: OrderedDict[int, tuple[Document, str | None]] = OrderedDict()
 
+    # ------------------------------------------------------------ public
     def add(self, article_id: int, fp: Fingerprint) -> int:
-        from .. import store
-        return store.new_story_for(self.db, article_id)
+        """Index ``article_id``, link it to its verified copies; returns its story id."""
+        self.index.check_fingerprint(fp)
+        if self.index.is_indexed(article_id):
+            return self._story_of(article_id)
+        row = self.db.execute("SELECT site FROM articles WHERE id = ?", [article_id]).fetchone()
+        if row is None:
+            raise KeyError(f"article {article_id} is not stored")
+        site = row[0]
+        candidates = self.index.candidates(article_id, fp)
+        self.index.add(article_id, fp, [site_paragraph_key(site, k)
+                                        for k in fp.short_paragraphs.tolist()])
+        if not candidates:
+            self._write_stories({article_id: article_id}, set())
+            return article_id
+        links = self._verify(article_id, sorted(candidates))
+        if not links:
+            self._write_stories({article_id: article_id}, set())
+            return article_id
+        now = store.utcnow()
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO article_links (article_id, other_id, similarity, jaccard, "
+            "containment, method, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(article_id, other, round(v.similarity, 4), round(v.jaccard, 4),
+              round(v.containment, 4), _method_name(v.method), now) for other, v in links])
+        components = self.index.components_of([other for other, _ in links])
+        members = self.index.component_members(set(components.values()))
+        members[article_id] = fp.n_words
+        label = min(members)
+        self.index.set_component(list(members), label)
+        assignment = group_stories(members, self._links_within(members))
+        old_stories = self._stories_of(members)
+        self._write_stories(assignment, old_stories)
+        return assignment[article_id]
+
+    # ------------------------------------------------------------ verification
+    def _document(self, article_id: int) -> tuple[Document, str | None]:
+        cached = self._docs.get(article_id)
+        if cached is not None:
+            self._docs.move_to_end(article_id)
+            return cached
+        text, site = self.db.execute("SELECT text, site FROM articles WHERE id = ?",
+                                     [article_id]).fetchone()
+        entry = (analyze(text or ""), site)
+        self._docs[article_id] = entry
+        if len(self._docs) > _CACHE_SIZE:
+            self._docs.popitem(last=False)
+        return entry
+
+    def _prepared(self, article_id: int) -> Prepared:
+        doc, site = self._document(article_id)
+        keys = doc.paragraph_keys()
+        _, short = document_features(doc, self.params)
+        short_set = set(short.view("uint64").tolist())
+        site_keys = {site_paragraph_key(site, k): k for k in keys if k in short_set}
+        boilerplate = {site_keys[k] for k in self.index.boilerplate(list(site_keys))}
+        return prepare(doc, boilerplate, self.params)
+
+    def _verify(self, article_id: int, candidates: list[int]) -> list[tuple[int, Verdict]]:
+        new = self._prepared(article_id)
+        links = []
+        for other in candidates:
+            verdict = compare(new, self._prepared(other), self.params)
+            if verdict.same_story:
+                links.append((other, verdict))
+        return links
+
+    # ------------------------------------------------------------ stories
+    def _links_within(self, members: dict[int, int]) -> list[tuple[int, int, str, float]]:
+        ids = list(members)
+        links = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            links.extend(self.db.execute(
+                f"SELECT article_id, other_id, method, similarity FROM article_links "
+                f"WHERE article_id IN ({marks})", chunk).fetchall())
+        return [link for link in links if link[1] in members]
+
+    def _stories_of(self, members: Iterable[int]) -> set[int]:
+        ids = list(members)
+        found: set[int] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT story_id FROM articles WHERE id IN ({marks}) AND story_id IS NOT NULL",
+                chunk))
+        return found
+
+    def _story_of(self, article_id: int) -> int:
+        row = self.db.execute("SELECT story_id FROM articles WHERE id = ?",
+                              [article_id]).fetchone()
+        return row[0] if row and row[0] is not None else article_id
+
+    def _write_stories(self, assignment: dict[int, int], old_stories: set[int]) -> None:
+        """Set ``articles.story_id`` and rewrite the ``stories`` rows of these articles."""
+        self.db.conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?",
+                                 [(story, article) for article, story in assignment.items()])
+        by_story: dict[int, list[int]] = defaultdict(list)
+        for article, story in assignment.items():
+            by_story[story].append(article)
+        gone = old_stories - set(by_story)
+        if gone:
+            marks = ",".join("?" * len(gone))
+            self.db.execute(f"DELETE FROM stories WHERE id IN ({marks})", list(gone))
+        for story, articles in by_story.items():
+            write_story(self.db, story, articles)
+
+
+def _method_name(method: str) -> str:
+    # article_links rows read "article_id <method> other_id".
+    return {"duplicate": "duplicate", "a_in_b": "contained_in", "b_in_a": "contains"}[method]
+
+
+def write_story(db: sqlite_utils.Database, story_id: int, articles: list[int]) -> None:
+    """The ``stories`` row of one story: canonical = earliest published, first seen breaks ties."""
+    marks = ",".join("?" * len(articles))
+    rows = db.execute(
+        f"SELECT id, title, site, published, first_seen FROM articles WHERE id IN ({marks})",
+        articles).fetchall()
+    canonical = min(rows, key=lambda r: (r[3] is None, r[3] or "", r[4] or "", r[0]))
+    published = [r[3] for r in rows if r[3]]
+    seen = [r[4] for r in rows if r[4]]
+    db.execute(
+        "INSERT OR REPLACE INTO stories (id, title, canonical_article_id, first_seen, "
+        "first_published, last_published, n_articles, n_sites) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [story_id, canonical[1], canonical[0], min(seen) if seen else None,
+         min(published) if published else None, max(published) if published else None,
+         len(rows), len({r[2] for r in rows})])
+
+
+def group_stories(members: dict[int, int], links: list[tuple[int, int, str, float]]
+                  ) -> dict[int, int]:
+    """Story id of every member of one component, from its verified links alone.
+
+    ``members`` maps article id -> word count; ``links`` are (article_id, other_id, method,
+    similarity) rows of ``article_links``. Duplicate links form cores (union-find); a core
+    whose articles are contained in other cores attaches to the single larger core that
+    contains it best; a story is a tree of cores, its id the smallest article id in it.
+    """
+    parent = {m: m for m in members}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, method, _ in links:
+        if method == "duplicate":
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    cores: dict[int, list[int]] = defaultdict(list)
+    for m in members:
+        cores[find(m)].append(m)
+    rank = {core: (max(members[m] for m in ms), -min(ms)) for core, ms in cores.items()}
+    best: dict[int, tuple[float, int, int]] = {}
+    for a, b, method, similarity in links:
+        if method == "duplicate":
+            continue
+        child, container = (a, b) if method == "contained_in" else (b, a)
+        cc, pc = find(child), find(container)
+        if cc == pc or rank[pc] <= rank[cc]:
+            continue
+        choice = (similarity, -min(cores[pc]), pc)
+        if cc not in best or choice > best[cc]:
+            best[cc] = choice
+    root_of: dict[int, int] = {}
+
+    def root(core: int) -> int:
+        seen = []
+        while core in best and core not in root_of:
+            seen.append(core)
+            core = best[core][2]
+        top = root_of.get(core, core)
+        for c in seen:
+            root_of[c] = top
+        return top
+
+    stories: dict[int, list[int]] = defaultdict(list)
+    for core in cores:
+        stories[root(core)].extend(cores[core])
+    assignment = {}
+    for articles in stories.values():
+        story_id = min(articles)
+        for a in articles:
+            assignment[a] = story_id
+    return assignment
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+def _sketch_batch(batch: list[tuple[int, str]], params: DedupParams
+                  ) -> list[tuple[int, Fingerprint]]:
+    return [(article_id, fingerprint(text, params=params)) for article_id, text in batch]
+
+
+def _batches(db: sqlite_utils.Database, size: int) -> Iterator[list[tuple[int, str]]]:
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, size]
+        ).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [(r[0], r[1] or "") for r in rows]
 
 
 def rebuild(db: sqlite_utils.Database, params: DedupParams,
-            progress: Callable[[int, int], None] | None = None) -> dict:
-    from .. import store
-    ids = [r[0] for r in db.execute("SELECT id FROM articles ORDER BY id")]
+            progress: Callable[[int, int], None] | None = None, *,
+            workers: int | None = None, batch_size: int = 2000) -> dict:
+    """Recompute every story from the stored texts with ``params`` (``crawler dedup --rebuild``).
+
+    Drops the index, links and stories, sketches all articles in a process pool and replays
+    them through :meth:`StoryAssigner.add` in id order: the incremental path, so both agree.
+    ``progress(done, total)`` is called after each batch.
+    """
+    total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     with store.transaction(db):
+        Index.reset(db, params)
+        db.execute("DELETE FROM article_links")
         db.execute("DELETE FROM stories")
-        for article_id in ids:
-            store.new_story_for(db, article_id)
-    return {"articles": len(ids), "stories": len(ids)}
+        db.execute("UPDATE articles SET story_id = NULL")
+    assigner = StoryAssigner(db, params)
+    done = 0
+    pool = ProcessPoolExecutor(workers) if workers != 0 else None
+    try:
+        batches = _batches(db, batch_size)
+        if pool is None:
+            results = (_sketch_batch(b, params) for b in batches)
+        else:
+            results = _prefetch(pool, batches, params)
+        for sketched in results:
+            with store.transaction(db):
+                for article_id, fp in sketched:
+                    if fp.n_words == 0:
+                        assigner._write_stories({article_id: article_id}, set())
+                    else:
+                        assigner.add(article_id, fp)
+            done += len(sketched)
+            if progress:
+                progress(done, total)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    links = db.execute("SELECT count(*) FROM article_links").fetchone()[0]
+    return {"articles": done, "stories": stories, "links": links}
+
+
+def _prefetch(pool: ProcessPoolExecutor, batches: Iterator[list[tuple[int, str]]],
+              params: DedupParams, depth: int = 4) -> Iterator[list[tuple[int, Fingerprint]]]:
+    """Sketch batches in the pool, a few ahead of the single writer, in order."""
+    pending = []
+    for batch in batches:
+        pending.append(pool.submit(_sketch_batch, batch, params))
+        if len(pending) >= depth:
+            yield pending.pop(0).result()
+    for future in pending:
+        yield future.result()

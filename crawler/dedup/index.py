@@ -1,0 +1,196 @@
+"""The persistent candidate index, in the crawl's SQLite file.
+
+datasketch's ``MinHashLSH`` keeps its hash tables in Python dicts (or Redis/Cassandra): about
+a kilobyte per article at 32 bands, so 1M articles would need several GB and have to be rebuilt
+from the signatures at every start. The same banding (``lsh_bands`` x ``lsh_rows``, each band
+of the datasketch signature hashed to one 64-bit key) is stored here in a ``WITHOUT ROWID``
+SQLite table instead: memory stays bounded by SQLite's page cache, the index persists between
+crawls, and a query is one indexed lookup.
+
+Tables (created here, all prefixed ``dedup_``):
+
+- ``dedup_bands(key, article_id)``: one row per article and LSH band.
+- ``dedup_leads(key, article_id)``: lead keys (opening words of the first paragraphs).
+- ``dedup_articles(article_id, component)``: which articles are indexed, and the connected
+  group of verified links each belongs to (stories are computed inside a component).
+- ``dedup_site_paragraphs(key, article_id)``: short paragraphs per site, to learn boilerplate.
+
+The sketch parameters are stored in ``meta`` under ``dedup_sketch``; opening the index with
+other ones raises :class:`IncompatibleIndex`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+import numpy as np
+import sqlite_utils
+import xxhash
+
+from . import DedupParams
+from .normalize import fmix64
+from .sketch import Fingerprint, sketch_key, sketch_parameters
+
+META_KEY = "dedup_sketch"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dedup_bands (
+    key INTEGER NOT NULL, article_id INTEGER NOT NULL, PRIMARY KEY (key, article_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dedup_leads (
+    key INTEGER NOT NULL, article_id INTEGER NOT NULL, PRIMARY KEY (key, article_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dedup_articles (
+    article_id INTEGER PRIMARY KEY, component INTEGER NOT NULL, n_words INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_articles_component ON dedup_articles (component);
+CREATE TABLE IF NOT EXISTS dedup_site_paragraphs (
+    key INTEGER NOT NULL, article_id INTEGER NOT NULL, PRIMARY KEY (key, article_id)
+) WITHOUT ROWID;
+"""
+TABLES = ("dedup_bands", "dedup_leads", "dedup_articles", "dedup_site_paragraphs")
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+class IncompatibleIndex(RuntimeError):
+    """The stored index was built with other sketch parameters; run ``crawler dedup --rebuild``."""
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One signed 64-bit key per LSH band: the band's ``rows`` hash values and its number."""
+    values = signature[:bands * rows].astype(np.uint64).reshape(bands, rows)
+    h = np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for column in range(rows):  # a loop over the rows of a band, not over articles
+        h = fmix64(h ^ values[:, column])
+    return h.view(np.int64)
+
+
+def site_paragraph_key(site: str | None, paragraph_key: int) -> int:
+    return xxhash.xxh3_64_intdigest(f"{site or ''}\x00{paragraph_key}".encode()) - 2 ** 63
+
+
+class Index:
+    """LSH bands, lead keys and site paragraphs of the indexed articles (one writer)."""
+
+    def __init__(self, db: sqlite_utils.Database, params: DedupParams):
+        self.db = db
+        self.params = params
+        ensure_schema(db)
+        self._check_parameters()
+
+    @classmethod
+    def reset(cls, db: sqlite_utils.Database, params: DedupParams) -> "Index":
+        """Empty the index and adopt ``params`` (for a rebuild)."""
+        ensure_schema(db)
+        for table in TABLES:
+            db.execute(f"DELETE FROM {table}")
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                   [META_KEY, json.dumps(sketch_parameters(params), sort_keys=True)])
+        return cls(db, params)
+
+    # ------------------------------------------------------------ parameters
+    def _check_parameters(self) -> None:
+        wanted = sketch_parameters(self.params)
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchone()
+        if row is None:
+            self._write_parameters(wanted)
+            return
+        stored = json.loads(row[0])
+        if stored != wanted:
+            indexed = self.db.execute("SELECT count(*) FROM dedup_articles").fetchone()[0]
+            if indexed == 0:  # nothing indexed yet: the new parameters simply apply
+                self._write_parameters(wanted)
+                return
+            differing = sorted(k for k in set(stored) | set(wanted)
+                               if stored.get(k) != wanted.get(k))
+            details = ", ".join(f"{k}: stored {stored.get(k)!r}, now {wanted.get(k)!r}"
+                                for k in differing)
+            raise IncompatibleIndex(
+                f"the dedup index of this database was built with other sketch parameters "
+                f"({details}); signatures made with different parameters cannot be compared. "
+                f"Run `crawler dedup --rebuild` to re-sketch every stored article, or use the "
+                f"stored settings.")
+
+    def _write_parameters(self, wanted: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [META_KEY, json.dumps(wanted, sort_keys=True)])
+
+    def check_fingerprint(self, fp: Fingerprint) -> None:
+        if fp.sketch_key != sketch_key(self.params):
+            raise IncompatibleIndex(
+                f"fingerprint made with other sketch parameters ({fp.sketch_key}) than the "
+                f"index ({sketch_key(self.params)})")
+
+    # ------------------------------------------------------------ writes
+    def add(self, article_id: int, fp: Fingerprint, site_paragraphs: Iterable[int]) -> None:
+        p = self.params
+        keys = band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()
+        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)",
+                                 [(k, article_id) for k in keys])
+        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)",
+                                 [(int(k), article_id) for k in fp.lead_keys])
+        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)",
+                                 [(k, article_id) for k in set(site_paragraphs)])
+        self.db.execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)",
+                        [article_id, article_id, fp.n_words])
+
+    def is_indexed(self, article_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM dedup_articles WHERE article_id = ?",
+                               [article_id]).fetchone() is not None
+
+    # ------------------------------------------------------------ queries
+    def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
+        """Indexed articles sharing an LSH band or a lead key with ``fp`` (not itself)."""
+        p = self.params
+        keys = band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()
+        marks = ",".join("?" * len(keys))
+        found = {r[0] for r in self.db.execute(
+            f"SELECT DISTINCT article_id FROM dedup_bands WHERE key IN ({marks})", keys)}
+        for key in fp.lead_keys.tolist():
+            rows = [r[0] for r in self.db.execute(
+                "SELECT article_id FROM dedup_leads WHERE key = ? LIMIT ?",
+                [key, p.lead_key_max_postings + 2])]
+            if len(rows) <= p.lead_key_max_postings + 1:  # the article itself may be there
+                found.update(rows)
+        found.discard(article_id)
+        return found
+
+    def boilerplate(self, site_keys: Sequence[int]) -> set[int]:
+        """Which of these site-paragraph keys recur in at least ``boilerplate_min_pages``
+        articles of their site."""
+        keys = list(set(site_keys))
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        return {r[0] for r in self.db.execute(
+            f"SELECT key FROM dedup_site_paragraphs WHERE key IN ({marks}) GROUP BY key "
+            f"HAVING count(*) >= ?", keys + [self.params.boilerplate_min_pages])}
+
+    def component_members(self, components: Iterable[int]) -> dict[int, int]:
+        """Article id -> word count of every article in these components."""
+        components = list(set(components))
+        marks = ",".join("?" * len(components))
+        return dict(self.db.execute(
+            f"SELECT article_id, n_words FROM dedup_articles WHERE component IN ({marks})",
+            components).fetchall())
+
+    def components_of(self, article_ids: Iterable[int]) -> dict[int, int]:
+        ids = list(set(article_ids))
+        out: dict[int, int] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.execute(
+                f"SELECT article_id, component FROM dedup_articles WHERE article_id IN ({marks})",
+                chunk).fetchall())
+        return out
+
+    def set_component(self, members: Sequence[int], component: int) -> None:
+        self.db.conn.executemany("UPDATE dedup_articles SET component = ? WHERE article_id = ?",
+                                 [(component, m) for m in members])
+

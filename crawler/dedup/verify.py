@@ -1,0 +1,158 @@
+"""Verification of a candidate pair: are two texts copies of one story?
+
+MinHash and LSH only propose candidates; this decides, on the texts themselves (boilerplate
+paragraphs of each text's site removed):
+
+- *coverage*: the share of a text's words that lie in a word n-gram (``verify_ngram``) the
+  other text also has. A copy with other chrome, a re-dated copy or an edited copy covers
+  nearly all of the other; a teaser is covered completely by its full text; a spun copy with
+  30% of its words replaced is still covered about half, in every paragraph.
+- *novel share*: the share of a text's words in paragraphs that the other text lacks (covered
+  less than ``paragraph_covered``). Two different stories that reuse background paragraphs
+  both have novel paragraphs of their own; a copy, a teaser or a spun copy has (almost) none.
+- *facts*: numbers in the paragraphs the texts share. Template stories (earthquakes, market
+  closes, results) share nearly every word but not their numbers; an updated version changes
+  one or two figures and keeps the rest.
+
+Text A is *contained* in B when A is covered at least ``min_coverage``, at most ``max_novel``
+of A is novel, and A has at least ``min_words`` words. Two texts contained in each other are
+duplicates; one contained in the other is a teaser or part of it. Either is vetoed when the
+shared paragraphs disagree on at least ``fact_conflicts`` numbers and on more numbers than they
+agree on.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import DedupParams
+from .normalize import Document, combine
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing texts a and b."""
+
+    method: str            # "duplicate", "a_in_b", "b_in_a", or "" (not one story)
+    coverage_a: float      # share of a's words covered by n-grams of b
+    coverage_b: float
+    novel_a: float         # share of a's words in paragraphs b lacks
+    novel_b: float
+    jaccard: float         # n-gram set Jaccard
+    containment: float     # n-gram set containment of the smaller set in the larger
+    fact_conflicts: int
+    fact_agreements: int
+    reason: str = ""
+
+    @property
+    def same_story(self) -> bool:
+        return bool(self.method)
+
+    @property
+    def similarity(self) -> float:
+        """The score the decision rests on: coverage of the contained text (both, for duplicates)."""
+        if self.method == "a_in_b":
+            return self.coverage_a
+        if self.method == "b_in_a":
+            return self.coverage_b
+        return min(self.coverage_a, self.coverage_b)
+
+
+@dataclass
+class Prepared:
+    """A document with boilerplate removed, ready for pairwise comparison."""
+
+    doc: Document
+    keep: np.ndarray         # bool per word: outside boilerplate paragraphs
+    grams: np.ndarray        # n-gram hashes over kept words (sorted unique in ``gram_set``)
+    gram_set: np.ndarray
+    gram_word: np.ndarray    # index (into kept words) of each n-gram's first word
+    paragraph: np.ndarray    # paragraph index of each kept word
+    n_words: int
+
+
+def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
+    """Drop the paragraphs that are boilerplate of the text's site and build its n-grams."""
+    if boilerplate:
+        dropped = [i for i, key in enumerate(doc.paragraph_keys()) if key in boilerplate]
+    else:
+        dropped = []
+    keep = ~np.isin(doc.paragraph_of_word, dropped) if dropped else \
+        np.ones(doc.n_words, dtype=bool)
+    words = doc.words[keep]
+    n = params.verify_ngram
+    if words.size >= n:
+        grams = combine(words, n)
+    elif words.size:
+        grams = combine(words, words.size)
+    else:
+        grams = words
+    return Prepared(doc, keep, grams, np.unique(grams), np.arange(grams.size),
+                    doc.paragraph_of_word[keep], int(words.size))
+
+
+def _covered(a: Prepared, b: Prepared, n: int) -> np.ndarray:
+    """bool per kept word of a: inside an n-gram that b also has."""
+    hit = np.isin(a.grams, b.gram_set, assume_unique=False)
+    covered = np.zeros(a.n_words, dtype=bool)
+    span = min(n, a.n_words)
+    for k in range(span):  # a word is covered by any of the n-grams that contain it
+        covered[k:k + hit.size] |= hit
+    return covered
+
+
+def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float
+           ) -> tuple[float, np.ndarray]:
+    """Share of words in paragraphs covered less than ``threshold``, and the shared paragraphs."""
+    if covered.size == 0:
+        return 1.0, np.zeros(0, dtype=bool)
+    counts = np.bincount(paragraph)
+    hits = np.bincount(paragraph, weights=covered, minlength=counts.size)
+    present = counts > 0
+    shared = np.zeros(counts.size, dtype=bool)
+    shared[present] = hits[present] / counts[present] >= threshold
+    novel_words = counts[present & ~shared].sum()
+    return float(novel_words / covered.size), shared
+
+
+def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
+    facts: Counter = Counter()
+    for index in np.flatnonzero(shared).tolist():
+        facts.update(p.doc.numbers(index))
+    return facts
+
+
+def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
+    """Decide whether ``a`` and ``b`` are copies of one story (see the module docstring)."""
+    n = params.verify_ngram
+    if a.n_words == 0 or b.n_words == 0:
+        return Verdict("", 0, 0, 1, 1, 0, 0, 0, 0, "empty")
+    cov_a_words = _covered(a, b, n)
+    cov_b_words = _covered(b, a, n)
+    coverage_a = float(cov_a_words.mean())
+    coverage_b = float(cov_b_words.mean())
+    novel_a, shared_a = _novel(cov_a_words, a.paragraph, params.paragraph_covered)
+    novel_b, shared_b = _novel(cov_b_words, b.paragraph, params.paragraph_covered)
+    common = np.intersect1d(a.gram_set, b.gram_set, assume_unique=True).size
+    union = a.gram_set.size + b.gram_set.size - common
+    jaccard = common / union if union else 0.0
+    containment = common / min(a.gram_set.size, b.gram_set.size)
+
+    def contained(coverage: float, novel: float, words: int) -> bool:
+        return (coverage >= params.min_coverage and novel <= params.max_novel
+                and words >= params.min_words)
+
+    a_in_b = contained(coverage_a, novel_a, a.n_words)
+    b_in_a = contained(coverage_b, novel_b, b.n_words)
+    facts_a, facts_b = _numbers(a, shared_a), _numbers(b, shared_b)
+    agreements = sum((facts_a & facts_b).values())
+    conflicts = min(sum((facts_a - facts_b).values()), sum((facts_b - facts_a).values()))
+    method = "duplicate" if a_in_b and b_in_a else "a_in_b" if a_in_b else \
+        "b_in_a" if b_in_a else ""
+    reason = ""
+    if method and conflicts >= params.fact_conflicts and conflicts > agreements:
+        method, reason = "", "facts differ"
+    return Verdict(method, coverage_a, coverage_b, novel_a, novel_b, jaccard, containment,
+                   conflicts, agreements, reason)
