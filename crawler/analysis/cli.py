@@ -149,12 +149,14 @@ def _limit(value: int) -> int | None:
     return value or None
 
 
-def _table(headers: list[str], rows: list[list[str]], right: set[int], flex: int) -> str:
-    """Plain aligned columns; column ``flex`` is cut to fit the terminal."""
+def _table(headers: list[str], rows: list[list[str]], right: set[int],
+           flex: int | None = None) -> str:
+    """Plain aligned columns; on a terminal, column ``flex`` is cut to fit its width."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    total = shutil.get_terminal_size((120, 24)).columns
-    fixed = sum(w for i, w in enumerate(widths) if i != flex) + 2 * (len(widths) - 1)
-    widths[flex] = max(min(widths[flex], total - fixed), 20)
+    if flex is not None and sys.stdout.isatty():
+        total = shutil.get_terminal_size((120, 24)).columns
+        fixed = sum(w for i, w in enumerate(widths) if i != flex) + 2 * (len(widths) - 1)
+        widths[flex] = max(min(widths[flex], total - fixed), 20)
 
     def line(cells: list[str]) -> str:
         out = []
@@ -187,8 +189,9 @@ def cmd_stories(args: argparse.Namespace) -> int:
                            min_sites=args.min_sites, search=args.search,
                            limit=_limit(args.limit))
     if args.json:
-        _json([{**asdict(s), "spread_seconds": s.spread.total_seconds() if s.spread else None,
-                "spread": show_duration(s.spread) or None} for s in stories])
+        _json([{**asdict(s), "spread": show_duration(s.spread) or None,
+                "spread_seconds": None if s.spread is None else s.spread.total_seconds()}
+               for s in stories])
         return 0
     if not stories:
         print("no stories match", file=sys.stderr)
@@ -211,7 +214,7 @@ def cmd_story(args: argparse.Namespace) -> int:
         print(f"article {args.story_id} belongs to story {story.id}", file=sys.stderr)
     if args.json:
         data = asdict(story)
-        data["spread_seconds"] = story.spread.total_seconds() if story.spread else None
+        data["spread_seconds"] = None if story.spread is None else story.spread.total_seconds()
         for copy, out in zip(story.copies, data["copies"]):
             out["flags"] = copy.flags
             out["article"].pop("text", None)
@@ -233,7 +236,7 @@ def cmd_story(args: argparse.Namespace) -> int:
                      ", ".join(c.flags + (["canonical"] if c.is_canonical else [])),
                      c.article.url])
     print(_table(["ARTICLE", "SITE", "PUBLISHED", "FIRST SEEN", "SIM", "FLAGS", "URL"], rows,
-                 right={0, 4}, flex=6))
+                 right={0, 4}))  # URLs whole, to copy them
     return 0
 
 

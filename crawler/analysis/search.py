@@ -81,11 +81,17 @@ def require_fts(db: sqlite_utils.Database, path: str | Path) -> None:
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
         raise UserError(f"{path} has no full-text index and is read-only here; run "
                         f"`crawler search` once with write access to build it")
-    writable = store.open_db(path)
     try:
-        ensure_fts(writable)
-    finally:
-        writable.close()
+        writable = store.open_db(path)
+        try:
+            ensure_fts(writable)
+        finally:
+            writable.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        raise UserError(f"{path} has no full-text index yet and is locked by a writer (a "
+                        f"crawl?); try again when it ends") from None
 
 
 def fts_query(text: str, *, raw: bool = False) -> str:
@@ -138,7 +144,7 @@ def search(db: sqlite_utils.Database, query: str, *, raw: bool = False, limit: i
     try:
         return [SearchHit(**row) for row in db.query(sql, params)]
     except sqlite3.OperationalError as exc:
-        if raw and ("fts5" in str(exc) or "syntax" in str(exc)):
+        if raw:  # fts5: syntax error, unterminated string, no such column, ...
             raise UserError(f"search {query!r}: not valid FTS5 syntax ({exc})") from None
         raise
 
