@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from dataclasses import asdict
@@ -293,7 +294,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             n = write_rows(rows, out, fmt, columns, progress)
         print(f"{n} {args.table} -> {path}", file=sys.stderr)
     else:
-        write_rows(rows, sys.stdout, fmt, columns, progress)
+        try:
+            write_rows(rows, sys.stdout, fmt, columns, progress)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `crawler export | head`: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
