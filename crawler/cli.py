@@ -106,6 +106,7 @@ def crawl_settings(args: argparse.Namespace) -> dict:
         "CRAWLER_KEEP_HTML": args.keep_html,
         "CRAWLER_REFRESH": args.refresh,
         "LOG_LEVEL": "INFO" if args.verbose else "WARNING",
+        "CRAWLER_VERBOSE": args.verbose,
     }
     if args.workers is not None:
         if args.workers < 0:
@@ -167,7 +168,7 @@ def print_summary(summary: dict) -> None:
     lines = [
         f"Crawl {summary['crawl_id']} {summary['status']} in {summary['elapsed']:.1f}s "
         f"-> {summary['db']}",
-        f"  feeds:    {c['n_feeds']} fetched, {c['n_feeds_failed']} failed, "
+        f"  feeds:    {c['n_feeds']} tried, {c['n_feeds_failed']} failed, "
         f"{summary.get('feeds_unchanged', 0)} unchanged (304)",
         f"  articles: {c['n_new']} new, {c['n_known']} already known, {c['n_failed']} failed",
     ]

@@ -5,6 +5,7 @@ crawls (tests, the scheduler) run each in a fresh process.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -29,7 +30,8 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
     db = store.open_db(db_path)
     crawl_id = store.start_crawl(db, kind, args)
     overrides = {"CRAWLER_DB": str(db_path), "CRAWLER_CRAWL_ID": crawl_id, **(settings or {})}
-    process = CrawlerProcess(project_settings(overrides), install_root_handler=True)
+    process = CrawlerProcess(project_settings(overrides))
+    quiet_noisy_loggers(process.settings)
     crawler = process.create_crawler(spider)
     started = time.monotonic()
     status = "failed"
@@ -45,6 +47,13 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
         summary["status"] = status
         db.close()
     return summary
+
+
+def quiet_noisy_loggers(settings) -> None:
+    """Failures are recorded and summarised once; outside -v, Scrapy's tracebacks are noise."""
+    if settings.get("LOG_LEVEL") != "DEBUG" and not settings.getbool("CRAWLER_VERBOSE"):
+        for name in ("scrapy.downloadermiddlewares.robotstxt",):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None = None) -> dict:

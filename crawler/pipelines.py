@@ -77,8 +77,9 @@ class StorePipeline:
     """Write articles in batches, link them to their feeds, give each new article its story."""
 
     def __init__(self, crawler, db_path: str, batch_size: int, batch_seconds: float,
-                 keep_html: bool, params: DedupParams):
+                 keep_html: bool, params: DedupParams, min_words: int = 1):
         self.crawler = crawler
+        self.min_words = min_words
         self.db_path = db_path
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
@@ -92,7 +93,7 @@ class StorePipeline:
         s = crawler.settings
         return cls(crawler, s.get("CRAWLER_DB"), s.getint("CRAWLER_STORE_BATCH_SIZE"),
                    s.getfloat("CRAWLER_STORE_BATCH_SECONDS"), s.getbool("CRAWLER_KEEP_HTML"),
-                   DedupParams.from_settings(s))
+                   DedupParams.from_settings(s), s.getint("CRAWLER_MIN_WORDS"))
 
     def open_spider(self) -> None:
         self.db = store.open_db(self.db_path)
@@ -140,11 +141,13 @@ class StorePipeline:
                 self.store_one(done["page"], done["article"])
 
     def store_one(self, page: Page, article: dict) -> None:
-        if not article.get("text"):
+        words = len(article.get("text", "").split())
+        if words < self.min_words:
             self.count("articles_failed")
+            error = article.get("error") or (f"only {words} words of text" if words else
+                                             "no article text found")
             store.record_failure(self.db, crawl_id=self.crawl_id, kind="article",
-                                 url=page.fetched_url, reason="no_text",
-                                 error=article.get("error") or "no article text found",
+                                 url=page.fetched_url, reason="no_text", error=error,
                                  feed_url=page.feed_url)
             self.crawler.stats.inc_value("news/reason/no_text")
             return

@@ -54,6 +54,8 @@ CRAWLER_DB = "storage/news.db"
 CRAWLER_KEEP_HTML = False
 #: Fetch article URLs that are stored already (normally skipped).
 CRAWLER_REFRESH = False
+#: Pages whose extracted text has fewer words are recorded as "no_text", not stored.
+CRAWLER_MIN_WORDS = 10
 #: Extraction worker processes (None: one per core); 0 extracts inline (debugging).
 CRAWLER_EXTRACT_WORKERS = None
 #: Articles written per SQLite transaction, and the longest an article waits for its batch.

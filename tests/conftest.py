@@ -29,3 +29,14 @@ def corpus() -> Path:
 @pytest.fixture(scope="session")
 def seeds() -> Path:
     return _need(SEEDS, "the shared seeds")
+
+
+def run_cli(*args: str, timeout: float = 180, env: dict | None = None):
+    """Run `python -m crawler ARGS` in a fresh process (Twisted's reactor runs once a process)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *map(str, args)], cwd=ROOT, capture_output=True,
+        text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )

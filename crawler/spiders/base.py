@@ -6,9 +6,6 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import (ConnectionLost, ConnectionRefusedError, DNSLookupError,
-                                    TCPTimedOutError, TimeoutError)
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawler import store
 
@@ -38,28 +35,29 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"news/reason/{reason}")
 
 
+#: Exception class names (Twisted's and Scrapy 2.13+'s own) -> short reason codes.
+REASONS = {
+    "DNSLookupError": "dns", "CannotResolveHostError": "dns",
+    "TimeoutError": "timeout", "TCPTimedOutError": "timeout", "DownloadTimeoutError": "timeout",
+    "ConnectionRefusedError": "refused", "DownloadConnectionRefusedError": "refused",
+    "ResponseDataLossError": "truncated", "ConnectionLost": "connection_lost",
+    "ResponseNeverReceived": "connection_lost", "ResponseFailed": "connection_lost",
+    "DownloadFailedError": "connection_lost", "UnsupportedURLSchemeError": "bad_scheme",
+}
+
+
 def failure_reason(failure) -> tuple[str, int | None]:
     """A short reason code (for summaries and the failures table) and the HTTP status if any."""
     exc = failure.value
     if failure.check(HttpError):
         status = exc.response.status
         return f"http_{status}", status
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "maxsize" in text or "max size" in text or "cancelled" in text:
+        return "too_large", None
     if failure.check(IgnoreRequest):
-        message = str(exc).lower()
-        if "robots" in message:
-            return "robots_txt", None
-        if "maxsize" in message or "max size" in message or "cancelled" in message:
-            return "too_large", None
-        return "ignored", None
-    if failure.check(DNSLookupError):
-        return "dns", None
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timeout", None
-    if failure.check(ConnectionRefusedError):
-        return "refused", None
-    if failure.check(ResponseNeverReceived, ResponseFailed, ConnectionLost):
-        text = failure.getErrorMessage().lower()
-        if "maxsize" in text or "max size" in text:
-            return "too_large", None
-        return "connection_lost", None
+        return ("robots_txt" if "robots" in text else "ignored"), None
+    for cls in type(exc).__mro__:
+        if cls.__name__ in REASONS:
+            return REASONS[cls.__name__], None
     return type(exc).__name__, None
