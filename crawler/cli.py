@@ -143,9 +143,25 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo import run_demo
 
-    summary = run_demo(args.db)
+    summary = run_demo(args.db, {"LOG_LEVEL": "WARNING"})
+    demo = summary["demo"]
+    print(f"Demo sites ({len(demo['sites'])} sites, {demo['feeds']} feeds): "
+          + ", ".join(f"{name} {base}" for name, base in demo["sites"].items()))
+    summary["stories"] = _count_stories(args.db)
     print_summary(summary)
+    print(f"The demo holds {demo['articles']} articles of {demo['stories']} stories. "
+          f"Look around: crawler stories --db {args.db}")
     return 0 if summary["status"] == "finished" else 1
+
+
+def _count_stories(db_path: str) -> int:
+    from crawler import store
+
+    db = store.open_db(db_path, readonly=True)
+    try:
+        return db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    finally:
+        db.close()
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
@@ -181,7 +197,10 @@ def print_summary(summary: dict) -> None:
     for feed in summary["failed_feeds"][:20]:
         lines.append(f"  feed gave nothing: {feed['url']}: {feed['reason']} ({feed['error']})")
     if c["n_feeds"] and not c["n_new"] and not c["n_known"] and not summary["reasons"]:
-        lines.append("  nothing new: the feeds listed no entries")
+        if summary.get("feeds_unchanged") == c["n_feeds"]:
+            lines.append("  nothing new: every feed is unchanged since the last crawl")
+        else:
+            lines.append("  nothing new: the feeds listed no entries")
     print("\n".join(lines))
 
 
