@@ -35,6 +35,9 @@ class DedupParams:
     verify_ngram: int = 3
     #: A pair is one story when the smaller text's coverage by shared n-grams reaches this...
     min_coverage: float = 0.5
+    #: The coverage needed instead by texts shorter than ``short_words`` words.
+    short_min_coverage: float = 0.7
+    short_words: int = 100
     #: ...and at most this share of it lies in paragraphs the other text lacks.
     max_novel: float = 0.25
     #: A paragraph counts as present in the other text when this share of it is covered.

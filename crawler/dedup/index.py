@@ -71,7 +71,9 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def site_paragraph_key(site: str | None, paragraph_key: int) -> int:
-    return xxhash.xxh3_64_intdigest(f"{site or ''}\x00{paragraph_key}".encode()) - 2 ** 63
+    """Signed 64-bit key of (site, paragraph); ``paragraph_key`` signed or unsigned alike."""
+    unsigned = paragraph_key & 0xFFFFFFFFFFFFFFFF
+    return xxhash.xxh3_64_intdigest(f"{site or ''}\x00{unsigned}".encode()) - 2 ** 63
 
 
 class Index:

@@ -14,11 +14,13 @@ paragraphs of each text's site removed):
   closes, results) share nearly every word but not their numbers; an updated version changes
   one or two figures and keeps the rest.
 
-Text A is *contained* in B when A is covered at least ``min_coverage``, at most ``max_novel``
-of A is novel, and A has at least ``min_words`` words. Two texts contained in each other are
-duplicates; one contained in the other is a teaser or part of it. Either is vetoed when the
-shared paragraphs disagree on at least ``fact_conflicts`` numbers and on more numbers than they
-agree on.
+Text A is *contained* in B when A is covered at least ``min_coverage`` (``short_min_coverage``
+below ``short_words`` words, where shared names and stock phrases of two reports on one event
+weigh more), at most ``max_novel`` of A is novel, and A has at least ``min_words`` words. Two
+texts contained in each other are duplicates; one contained in the other is a teaser or part of
+it. Either is vetoed when the shared paragraphs disagree on at least ``fact_conflicts`` numbers
+and on more numbers than they agree on, or when both leads (first paragraph of at least
+``lead_words`` words) are novel: two stories that share only their background.
 """
 from __future__ import annotations
 
@@ -117,6 +119,16 @@ def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float
     return float(novel_words / covered.size), shared
 
 
+def _lead_novel(p: Prepared, shared: np.ndarray, min_words: int) -> bool:
+    """Is the first substantial paragraph (the lead, where news puts what is new) absent from
+    the other text?"""
+    counts = np.bincount(p.paragraph, minlength=shared.size) if p.paragraph.size else []
+    for index, count in enumerate(counts):
+        if count >= min_words:
+            return not shared[index]
+    return False
+
+
 def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
     facts: Counter = Counter()
     for index in np.flatnonzero(shared).tolist():
@@ -141,8 +153,8 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     containment = common / min(a.gram_set.size, b.gram_set.size)
 
     def contained(coverage: float, novel: float, words: int) -> bool:
-        return (coverage >= params.min_coverage and novel <= params.max_novel
-                and words >= params.min_words)
+        needed = params.min_coverage if words >= params.short_words else params.short_min_coverage
+        return coverage >= needed and novel <= params.max_novel and words >= params.min_words
 
     a_in_b = contained(coverage_a, novel_a, a.n_words)
     b_in_a = contained(coverage_b, novel_b, b.n_words)
@@ -154,5 +166,8 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     reason = ""
     if method and conflicts >= params.fact_conflicts and conflicts > agreements:
         method, reason = "", "facts differ"
+    elif method and _lead_novel(a, shared_a, params.lead_words) and \
+            _lead_novel(b, shared_b, params.lead_words):
+        method, reason = "", "different leads"
     return Verdict(method, coverage_a, coverage_b, novel_a, novel_b, jaccard, containment,
                    conflicts, agreements, reason)
