@@ -163,15 +163,18 @@ class Index:
         return found
 
     def boilerplate(self, site_keys: Sequence[int]) -> set[int]:
-        """Which of these site-paragraph keys recur in at least ``boilerplate_min_pages``
-        articles of their site."""
+        """Which of these site-paragraph keys recur in articles of at least
+        ``boilerplate_min_pages`` different components of their site: a paragraph repeated
+        only by copies of one story on one site is that story's text, not boilerplate."""
         keys = list(set(site_keys))
         if not keys:
             return set()
         marks = ",".join("?" * len(keys))
         return {r[0] for r in self.db.execute(
-            f"SELECT key FROM dedup_site_paragraphs WHERE key IN ({marks}) GROUP BY key "
-            f"HAVING count(*) >= ?", keys + [self.params.boilerplate_min_pages])}
+            f"SELECT p.key FROM dedup_site_paragraphs p JOIN dedup_articles a "
+            f"ON a.article_id = p.article_id WHERE p.key IN ({marks}) GROUP BY p.key "
+            f"HAVING count(DISTINCT a.component) >= ?",
+            keys + [self.params.boilerplate_min_pages])}
 
     def component_members(self, components: Iterable[int]) -> dict[int, int]:
         """Article id -> word count of every article in these components."""

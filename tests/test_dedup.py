@@ -1,0 +1,283 @@
+"""Near-duplicate detection end to end: real SQLite files, the shared seeds and their copies."""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from crawler import store
+from crawler.dedup import DedupParams
+from crawler.dedup.index import IncompatibleIndex
+from crawler.dedup.normalize import analyze, normalize, shingle_hashes
+from crawler.dedup.sketch import fingerprint
+from crawler.dedup.stories import StoryAssigner, rebuild
+
+PARAMS = DedupParams()
+PROMO = ("Hast du genug von Politik? Dann ist unser Kanal genau das Richtige für dich! Hier gibt es "
+         "die heißesten News und eine Prise Humor! 🚀😎\n👉 Beitreten zu Telegram")
+COMMENTS = ("Schreibe einen Kommentar\nDeine E-Mail-Adresse wird nicht veröffentlicht. "
+            "Erforderliche Felder sind mit * markiert")
+
+
+def paragraphs(path: Path) -> list[str]:
+    return [p.strip() for p in path.read_text(encoding="utf-8").split("\n") if p.strip()]
+
+
+def spin(text: str, rate: float, seed: int) -> str:
+    rng = random.Random(seed)
+    return re.sub(r"[^\W\d_]{3,}", lambda m: f"ersatz{rng.randrange(10**6)}"
+                  if rng.random() < rate else m.group(0), text)
+
+
+def copies(paras: list[str]) -> dict[str, str]:
+    """The kinds of republished copies issue 3 lists, made from one article's paragraphs."""
+    text = "\n\n".join(paras)
+    edited = list(paras)
+    del edited[4]
+    edited.insert(6, "Ein Sprecher des Ministeriums wollte sich am Abend nicht weiter äußern.")
+    edited[7], edited[8] = edited[8], edited[7]
+    return {
+        "original": text,
+        "chrome": "Startseite › Politik\n\nTeilen auf Facebook\n\n" + text + "\n\n© Beispiel 2024",
+        "promo": PROMO + "\n\n" + text,
+        "weiterlesen": text + "\n\nWeiterlesen",
+        "comments": text + "\n\n" + COMMENTS,
+        "teaser": "\n\n".join(paras[:5]) + "\n\nWeiterlesen",
+        "redated": "Dezember 24, 2024\n\n" + text,
+        "spun": spin(text, 0.2, 1),
+        "edited": "\n\n".join(edited).replace("bemerkte ich", "bemerkte er"),
+    }
+
+
+class Crawl:
+    """A crawl database in tmp_path with the assigner wired the way the store pipeline does."""
+
+    def __init__(self, path: Path, params: DedupParams = PARAMS):
+        self.db = store.open_db(path)
+        self.params = params
+        self.assigner = StoryAssigner(self.db, params)
+
+    def add(self, url: str, text: str, *, site: str | None = None, title: str = "t",
+            published: str = "2025-02-06T10:00:00+00:00") -> int:
+        fp = fingerprint(text, title=title, params=self.params)
+        with store.transaction(self.db):
+            article_id, _ = store.insert_article(self.db, {
+                "url": url, "site": site or url.split("/")[2], "title": title,
+                "published": published, "text": text})
+            self.assigner.add(article_id, fp)
+        return article_id
+
+    def story(self, article_id: int) -> int:
+        return self.db.execute("SELECT story_id FROM articles WHERE id = ?",
+                               [article_id]).fetchone()[0]
+
+    def partition(self, key_of: dict[int, str]) -> set[frozenset[str]]:
+        groups: dict[int, set[str]] = {}
+        for article_id, story in self.db.execute("SELECT id, story_id FROM articles"):
+            groups.setdefault(story, set()).add(key_of[article_id])
+        return {frozenset(g) for g in groups.values()}
+
+
+@pytest.fixture
+def seed_docs(seeds: Path) -> dict[str, str]:
+    docs = {}
+    for name, path in (("s000", seeds / "000_8dba242a10348822.txt"),
+                       ("s003", seeds / "003_e0e85f0457a8e639.txt")):
+        for kind, text in copies(paragraphs(path)).items():
+            docs[f"{name}-{kind}"] = text
+    return docs
+
+
+def add_all(crawl: Crawl, docs: dict[str, str], order: list[str]) -> dict[int, str]:
+    key_of = {}
+    for i, key in enumerate(order):
+        article_id = crawl.add(f"https://site{i % 7}.example/{key}", docs[key])
+        key_of[article_id] = key
+    return key_of
+
+
+def expected(docs: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for key in docs:
+        groups.setdefault(key.split("-")[0], set()).add(key)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_seed_copies_merge_and_the_two_seeds_stay_apart(tmp_path, seed_docs):
+    crawl = Crawl(tmp_path / "news.db")
+    key_of = add_all(crawl, seed_docs, sorted(seed_docs))
+    assert crawl.partition(key_of) == expected(seed_docs)
+
+
+def test_teaser_is_found_by_containment_not_jaccard(tmp_path, seeds):
+    paras = paragraphs(seeds / "000_8dba242a10348822.txt")
+    crawl = Crawl(tmp_path / "news.db")
+    full = crawl.add("https://a.example/full", "\n\n".join(paras))
+    teaser = crawl.add("https://b.example/teaser", "\n\n".join(paras[:5]))
+    assert crawl.story(teaser) == crawl.story(full) == full
+    link = crawl.db.execute("SELECT * FROM article_links").fetchone()
+    _, _, similarity, jaccard, containment, method, _ = link
+    assert method == "contained_in" and containment == 1.0 and jaccard < 0.5
+
+
+def test_links_and_story_row_explain_the_merge(tmp_path, seeds):
+    paras = paragraphs(seeds / "003_e0e85f0457a8e639.txt")
+    crawl = Crawl(tmp_path / "news.db")
+    late = crawl.add("https://tech.example/a", "\n\n".join(paras), title="Kopie",
+                     published="2024-12-24T00:00:00+00:00")
+    early = crawl.add("https://wire.example/a", "\n\n".join(paras[3:]), title="Original",
+                      published="2022-01-21T12:00:00+00:00")
+    story = crawl.db["stories"].get(crawl.story(late))
+    assert story["id"] == late  # the id of its first article
+    assert story["canonical_article_id"] == early and story["title"] == "Original"
+    assert story["first_published"].startswith("2022") and story["last_published"].startswith("2024")
+    assert story["n_articles"] == 2 and story["n_sites"] == 2
+    links = list(crawl.db["article_links"].rows)
+    assert [(l["article_id"], l["other_id"], l["method"]) for l in links] == \
+        [(early, late, "duplicate")] or links[0]["method"] in ("contained_in", "duplicate")
+
+
+def test_updated_version_merges(tmp_path, seeds):
+    paras = paragraphs(seeds / "000_8dba242a10348822.txt")
+    updated = list(paras)
+    updated[-2] = updated[-2].replace("vergangenen Jahr", "vergangenen Jahr 2024")
+    updated.insert(5, "Nach neuen Angaben sind an den Gesprächen 14 Delegationen beteiligt, "
+                      "die Kosten werden auf 3,5 Millionen Euro geschätzt.")
+    crawl = Crawl(tmp_path / "news.db")
+    a = crawl.add("https://a.example/1", "\n\n".join(paras))
+    b = crawl.add("https://b.example/1", "\n\n".join(updated), title="UPDATE: neue Zahlen")
+    assert crawl.story(a) == crawl.story(b)
+
+
+QUAKE = ("Ein Erdbeben der Stärke {mag} hat am {day}. März um {time} Uhr Ortszeit die Region um {place} "
+         "erschüttert. Das Epizentrum lag nach Angaben der Erdbebenwarte in {depth} Kilometern Tiefe, "
+         "etwa {dist} Kilometer von {place} entfernt.\n\nBerichte über Schäden oder Verletzte lagen "
+         "zunächst nicht vor. Die Behörden kündigten an, die Lage weiter zu beobachten.")
+MARKET = ("Der DAX hat den Handel am {day}. März mit einem Plus von {mag} Prozent bei {depth}.{dist}12 "
+          "Punkten beendet. Der MDAX schloss bei 26.{dist}40 Punkten, der Euro kostete zuletzt 1,0{day} "
+          "Dollar.\n\nGrößter Gewinner im DAX war {place} mit einem Plus von {time} Prozent.")
+
+
+@pytest.mark.parametrize("template", [QUAKE, MARKET])
+def test_template_stories_stay_apart_while_their_copies_merge(tmp_path, template):
+    events = [dict(mag="5,3", day=3, time="14:32", place="Izmir", depth=10, dist=12),
+              dict(mag="6,1", day=9, time="03:10", place="Lima", depth=35, dist=4),
+              dict(mag="4,7", day=17, time="22:05", place="Manila", depth=70, dist=8)]
+    crawl = Crawl(tmp_path / "news.db")
+    key_of = {}
+    for i, facts in enumerate(events):
+        text = template.format(**facts)
+        for j, site in enumerate(("wire", "paper", "portal")):
+            chrome = "Startseite › Panorama\n\n" if j == 1 else ""
+            key_of[crawl.add(f"https://{site}.example/{i}", chrome + text)] = f"event{i}-{site}"
+    assert crawl.partition(key_of) == {frozenset(f"event{i}-{s}" for s in ("wire", "paper", "portal"))
+                                       for i in range(3)}
+
+
+def test_shared_background_and_a_quoted_sentence_do_not_merge(tmp_path, seeds):
+    s000 = paragraphs(seeds / "000_8dba242a10348822.txt")
+    s003 = paragraphs(seeds / "003_e0e85f0457a8e639.txt")
+    background = s000[-5:]
+    crawl = Crawl(tmp_path / "news.db")
+    a = crawl.add("https://wire.example/a", "\n\n".join(s003[3:8] + background))
+    b = crawl.add("https://wire.example/b", "\n\n".join(s003[8:14] + background))
+    original = crawl.add("https://x.example/s000", "\n\n".join(s000[:-5]))
+    quote = re.split(r"(?<=[.!?])\s+", s000[5])[0]
+    quoting = crawl.add("https://y.example/q", "\n\n".join(s003[:6] + [f"„{quote}“"] + s003[6:]))
+    stories = {crawl.story(x) for x in (a, b, original, quoting)}
+    assert len(stories) == 4
+
+
+def test_one_sites_briefs_sharing_only_boilerplate_stay_apart(tmp_path, seeds):
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(
+        paragraphs(seeds / "000_8dba242a10348822.txt")[3:] + paragraphs(seeds / "003_e0e85f0457a8e639.txt")[4:]))
+    crawl = Crawl(tmp_path / "news.db")
+    ids = []
+    for i in range(8):
+        brief = " ".join(sentences[2 * i:2 * i + 2])
+        text = f"Kurz gemeldet\n\n{PROMO}\n\n{brief}\n\n© briefs.example – Impressum Datenschutz"
+        ids.append(crawl.add(f"https://briefs.example/{i}", text))
+    assert len({crawl.story(i) for i in ids}) == 8
+
+
+def test_second_crawl_joins_stories_of_the_first_after_reopening(tmp_path, seed_docs):
+    first = {k: v for k, v in seed_docs.items() if k.endswith(("original", "teaser", "spun"))}
+    second = {k: v for k, v in seed_docs.items() if k not in first}
+    crawl = Crawl(tmp_path / "news.db")
+    key_of = add_all(crawl, first, sorted(first))
+    crawl.db.conn.close()
+    reopened = Crawl(tmp_path / "news.db")
+    before = {k: reopened.story(a) for a, k in key_of.items()}
+    for key in sorted(second):
+        article_id = reopened.add(f"https://later.example/{key}", second[key])
+        key_of[article_id] = key
+        story_of_original = before[key.split("-")[0] + "-original"]
+        assert reopened.story(article_id) == story_of_original
+    assert reopened.partition(key_of) == expected(seed_docs)
+
+
+def test_arrival_order_does_not_change_the_stories(tmp_path, seed_docs):
+    partitions = []
+    for seed in (1, 2, 3):
+        order = sorted(seed_docs)
+        random.Random(seed).shuffle(order)
+        crawl = Crawl(tmp_path / f"order{seed}.db")
+        partitions.append(crawl.partition(add_all(crawl, seed_docs, order)))
+    assert partitions[0] == partitions[1] == partitions[2] == expected(seed_docs)
+
+
+def test_rebuild_equals_incremental(tmp_path, seed_docs):
+    crawl = Crawl(tmp_path / "news.db")
+    key_of = add_all(crawl, seed_docs, sorted(seed_docs, reverse=True))
+    incremental = crawl.partition(key_of)
+    links = crawl.db.execute("SELECT count(*) FROM article_links").fetchone()[0]
+    result = rebuild(crawl.db, PARAMS, workers=2)
+    assert crawl.partition(key_of) == incremental
+    assert result == {"articles": len(seed_docs), "stories": 2, "links": links}
+    # a rebuild with other sketch parameters re-sketches everything and is then the index's
+    other = DedupParams(num_perm=96, lsh_bands=24, lsh_rows=4, seed=7)
+    rebuild(crawl.db, other, workers=0)
+    assert crawl.partition(key_of) == incremental
+    with pytest.raises(IncompatibleIndex):
+        StoryAssigner(crawl.db, PARAMS)
+
+
+def test_incompatible_sketch_parameters_are_refused(tmp_path, seeds):
+    text = (seeds / "000_8dba242a10348822.txt").read_text(encoding="utf-8")
+    crawl = Crawl(tmp_path / "news.db")
+    crawl.add("https://a.example/1", text)
+    crawl.db.conn.close()
+    db = store.open_db(tmp_path / "news.db")
+    with pytest.raises(IncompatibleIndex, match="seed: stored 1, now 2"):
+        StoryAssigner(db, DedupParams(seed=2))
+    assigner = StoryAssigner(db, PARAMS)
+    with pytest.raises(IncompatibleIndex):
+        assigner.add(1, fingerprint(text, params=DedupParams(shingle_size=2)))
+
+
+def test_signature_is_datasketchs_minhash(seeds):
+    text = (seeds / "003_e0e85f0457a8e639.txt").read_text(encoding="utf-8")
+    fp = fingerprint(text, params=PARAMS)
+    shingles = np.unique(shingle_hashes(analyze(text).words, PARAMS.shingle_size))
+    reference = MinHash(num_perm=PARAMS.num_perm, seed=PARAMS.seed, scheme="affine32", hashfunc=int)
+    reference.update_batch(shingles.astype(np.uint32).tolist())
+    assert np.array_equal(fp.signature, reference.hashvalues)
+    assert fp.minhash(PARAMS).jaccard(reference) == 1.0
+
+
+def test_normalisation():
+    assert normalize("„Harte“ GESPRÄCHE – 5,3\u00a0Prozent!\n\nStraße 👉 東京") == \
+        "harte gespräche 5,3 prozent strasse 東 京"
+    assert analyze("Eins zwei.\n\n\nDrei").paragraphs == ["eins zwei", "drei"]
+
+
+def test_params_from_scrapy_style_settings():
+    params = DedupParams.from_settings({"DEDUP_NUM_PERM": "64", "DEDUP_LSH_BANDS": 16,
+                                       "DEDUP_MIN_COVERAGE": "0.6", "OTHER": 1})
+    assert (params.num_perm, params.lsh_bands, params.min_coverage) == (64, 16, 0.6)
+    with pytest.raises(ValueError, match="LSH_BANDS"):
+        DedupParams.from_settings({"DEDUP_NUM_PERM": 100})
