@@ -114,6 +114,9 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     db.execute("PRAGMA synchronous=NORMAL")  # durable in WAL up to the last checkpointed commit
     db.execute("PRAGMA foreign_keys=ON")
     ensure_schema(db)
+    from crawler.analysis.search import ensure_fts  # full-text index, kept by triggers
+
+    ensure_fts(db)
     return db
 
 

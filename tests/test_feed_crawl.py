@@ -12,7 +12,7 @@ from crawler.demo.server import LocalWeb, Resource, Site
 from tests.conftest import run_cli
 from tests.pages import LOREM_DE, article_page, atom, rdf, rss
 
-FAST = ["-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
+FAST = ["-s", "DOWNLOAD_TIMEOUT=3", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
         "-s", "AUTOTHROTTLE_ENABLED=False", "--workers", "1", "-q"]
 
 STORY_B = [
@@ -48,7 +48,7 @@ def _sites() -> list[Site]:
 
 
 def _slow(handler):
-    time.sleep(4)
+    time.sleep(8)
     return Resource("<rss></rss>", "application/rss+xml")
 
 

@@ -102,6 +102,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up mid-answer (a timeout test, a killed crawl) is not an error here."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class LocalWeb:
     """Start sites on loopback, each on its own address and a free port.
 
@@ -132,8 +143,7 @@ class LocalWeb:
     def start(self) -> "LocalWeb":
         for site in self.sites.values():
             handler = type("Handler", (_RequestHandler,), {"site": site, "web": self})
-            server = ThreadingHTTPServer((site.host, site.port), handler)
-            server.daemon_threads = True
+            server = _QuietServer((site.host, site.port), handler)
             site.server, site.port = server, server.server_address[1]
             thread = threading.Thread(target=server.serve_forever, daemon=True,
                                       name=f"localweb-{site.name}")
