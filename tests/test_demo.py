@@ -325,8 +325,6 @@ def test_demo_run_keeps_different_stories_apart(demo_run):
         assert not ids_a & ids_b, why
 
 
-@pytest.mark.xfail(reason="until near-duplicate detection lands (issue 3): then drop this mark",
-                   strict=False)
 def test_demo_run_merges_the_copies_of_each_story(demo_run):
     summary, db = demo_run
     story_of = {_stored_urls(summary)[r["url"]]: r["story_id"]
