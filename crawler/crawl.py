@@ -6,6 +6,7 @@ crawls (tests, the scheduler) run each in a fresh process.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -13,6 +14,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler import store
+from crawler.dberrors import fatal_database_error
+from crawler.errors import UserError
+from crawler.lock import CrawlLock
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -26,7 +30,28 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 def run_spider(spider: str, db_path: str, kind: str, args: dict,
                settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> dict:
-    """Crawl with ``spider`` into ``db_path``; record the run in `crawls`; return its summary."""
+    """Crawl with ``spider`` into ``db_path``; record the run in `crawls`; return its summary.
+
+    Holds the database's crawl lock (crawler.lock) for the whole run. A database that cannot be
+    written (disk full, read-only) ends the crawl with a one-line UserError; what was stored
+    before stays intact (crawler.dberrors).
+    """
+    wait = project_settings(settings).getfloat("CRAWLER_LOCK_WAIT")
+    with CrawlLock(db_path, wait=wait):
+        try:
+            summary = _run_spider(spider, db_path, kind, args, settings, **spider_kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            message = fatal_database_error(exc, str(db_path))
+            if message is None:
+                raise
+            raise UserError(message) from exc
+    if summary.get("database_error"):
+        raise UserError(summary["database_error"])
+    return summary
+
+
+def _run_spider(spider: str, db_path: str, kind: str, args: dict,
+                settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> dict:
     db = store.open_db(db_path)
     crawl_id = store.start_crawl(db, kind, args)
     overrides = {"CRAWLER_DB": str(db_path), "CRAWLER_CRAWL_ID": crawl_id, **(settings or {})}
@@ -76,5 +101,6 @@ def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
         [crawl_id])]
     return {"crawl_id": crawl_id, "elapsed": round(elapsed, 2), "counts": counts,
             "feeds_unchanged": get("feeds_unchanged"), "reasons": reasons,
+            "database_error": stats.get("news/database_error"),
             "failed_feeds": failed_feeds, "db": str(db.conn.execute("PRAGMA database_list")
                                                     .fetchone()[2])}

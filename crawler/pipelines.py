@@ -12,17 +12,20 @@ import gzip
 import hashlib
 import multiprocessing
 import os
+import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from twisted.internet import task
 
 from crawler import store
+from crawler.dberrors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.sketch import fingerprint
 from crawler.dedup.stories import StoryAssigner
 from crawler.extract import extract_article
 from crawler.items import FeedLink, Page
+from crawler.middlewares import stop_for_database
 from crawler.urls import canonicalize, site_of
 
 
@@ -136,9 +139,15 @@ class StorePipeline:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        with store.transaction(self.db):
-            for done in batch:
-                self.store_one(done["page"], done["article"])
+        try:
+            with store.transaction(self.db):
+                for done in batch:
+                    self.store_one(done["page"], done["article"])
+        except (sqlite3.Error, OSError) as exc:  # disk full, read-only: stop, store nothing half
+            message = fatal_database_error(exc, self.db_path)
+            if message is None:
+                raise
+            stop_for_database(self.crawler, message)
 
     def store_one(self, page: Page, article: dict) -> None:
         words = len(article.get("text", "").split())

@@ -37,6 +37,22 @@ LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
+# ---------------------------------------------------------------- safety (crawler/middlewares.py)
+#: Only http(s) is ever fetched: Scrapy's file:, data:, ftp: and s3: handlers are switched off.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
+    "crawler.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
+}
+SPIDER_MIDDLEWARES = {"crawler.middlewares.DatabaseErrorMiddleware": 950}
+#: Fetch private, loopback and link-local addresses even when the crawl started on a public host.
+CRAWLER_ALLOW_PRIVATE_ADDRESSES = False
+#: If set (e.g. ["127.0.0.0/8"]), only IP-literal hosts in these networks are fetched and no
+#: name is ever looked up: a sandbox for tests and closed networks.
+CRAWLER_ONLY_NETWORKS: list[str] = []
+#: Seconds a crawl waits for another crawl on the same database to end (0: refuse at once).
+CRAWLER_LOCK_WAIT = 0.0
+
 # ---------------------------------------------------------------- pipeline and extensions
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 100,

@@ -52,7 +52,11 @@ def failure_reason(failure) -> tuple[str, int | None]:
     if failure.check(HttpError):
         status = exc.response.status
         return f"http_{status}", status
+    if getattr(exc, "reason", None) and failure.check(IgnoreRequest):
+        return exc.reason, None  # refused by crawler.middlewares (bad_scheme, private_address...)
     text = f"{type(exc).__name__} {exc}".lower()
+    if "max redirections" in text:
+        return "too_many_redirects", None
     if "maxsize" in text or "max size" in text or "cancelled" in text:
         return "too_large", None
     if failure.check(IgnoreRequest):

@@ -1,0 +1,196 @@
+"""Guards between the crawl and the strangers' pages it reads.
+
+``UrlSafetyMiddleware`` (downloader, before robots.txt) refuses requests a news crawler must
+never make: schemes other than http(s) (file:, ftp:, data:, javascript:, s3:), and - unless
+``CRAWLER_ALLOW_PRIVATE_ADDRESSES`` - private, loopback, link-local and other non-public
+addresses when the crawl started on a public host (a feed on the internet must not make the
+crawler fetch the operator's router or cloud metadata service). A crawl whose feed is itself on
+a private address (an intranet feed, the tests on 127.0.0.x) may fetch private addresses.
+``CRAWLER_ONLY_NETWORKS`` confines a crawl to a few networks without a single DNS lookup (tests
+and sandboxes: ``127.0.0.0/8``).
+
+``RedirectGuardMiddleware`` (downloader, just outside Scrapy's RedirectMiddleware) names the
+redirects Scrapy would drop silently: a loop back to a URL of the same chain (the scheduler's
+duplicate filter would swallow it, leaving no record) and a redirect to another scheme.
+
+``DatabaseErrorMiddleware`` (spider) turns a database that cannot be written any more (disk
+full, read-only, I/O error) into a clean stop of the crawl instead of a traceback per page.
+
+Refusals raise ``RefusedRequest``, an ``IgnoreRequest`` that carries a short reason code, so
+the request's errback records it like any other failure (see spiders/base.failure_reason).
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Iterable
+from urllib.parse import urljoin, urlsplit
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+
+from crawler.dberrors import fatal_database_error
+
+logger = logging.getLogger(__name__)
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+
+
+class RefusedRequest(IgnoreRequest):
+    """A request the crawler refused to make; ``reason`` is the code stored in `failures`."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def is_public(address: Address) -> bool:
+    """True for addresses of the public internet (not private, loopback, link-local, ...)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def ip_literal(host: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+class UrlSafetyMiddleware:
+    """Refuse other schemes, non-public addresses reached from a public start, foreign networks."""
+
+    def __init__(self, crawler, allow_private: bool, only_networks: Iterable[str]):
+        self.crawler = crawler
+        self.allow_private = allow_private
+        try:
+            self.only_networks = [ipaddress.ip_network(n.strip(), strict=False)
+                                  for n in only_networks if n.strip()]
+        except ValueError as exc:
+            raise NotConfigured(f"CRAWLER_ONLY_NETWORKS: {exc}") from exc
+        self.addresses: dict[str, Address | None] = {}  # host -> resolved address (cached)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        s = crawler.settings
+        return cls(crawler, s.getbool("CRAWLER_ALLOW_PRIVATE_ADDRESSES"),
+                   s.getlist("CRAWLER_ONLY_NETWORKS"))
+
+    def refuse(self, reason: str, message: str):
+        self.crawler.stats.inc_value(f"news/refused/{reason}")
+        logger.info("Refused: %s", message)
+        raise RefusedRequest(reason, message)
+
+    async def process_request(self, request, spider=None) -> None:
+        parts = urlsplit(request.url)
+        scheme, host = parts.scheme.lower(), (parts.hostname or "")
+        if scheme not in ("http", "https") or not host:
+            self.refuse("bad_scheme", f"{request.url[:200]}: only http and https are followed")
+        literal = ip_literal(host)
+        if self.only_networks:  # confined: no DNS lookup at all, names are refused
+            if literal is None or not any(literal in net for net in self.only_networks):
+                self.refuse("outside_networks",
+                            f"{request.url}: host outside CRAWLER_ONLY_NETWORKS")
+            return
+        if self.allow_private:
+            return
+        address = literal or await self.resolve(host)
+        if address is None or is_public(address):
+            return  # unresolvable hosts fail in the downloader with their own reason
+        if await self.started_public(request):
+            self.refuse("private_address",
+                        f"{request.url}: {address} is not a public address and the crawl "
+                        f"started on a public host (CRAWLER_ALLOW_PRIVATE_ADDRESSES allows it)")
+
+    async def started_public(self, request) -> bool:
+        """Did the crawl that led to ``request`` start on a public host?
+
+        The start of a request is its feed (or ``seed_url``) as kept in ``meta`` across
+        redirects; requests without one (robots.txt) are judged by all the crawl's start URLs.
+        """
+        seed = request.meta.get("feed_url") or request.meta.get("seed_url")
+        spider = self.crawler.spider
+        seeds = [seed] if seed else list(getattr(spider, "feed_urls", None)
+                                         or getattr(spider, "start_urls", None) or [])
+        seeds = [s for s in seeds if isinstance(s, str) and "://" in s]
+        if not seeds:
+            return True
+        for url in seeds:
+            host = urlsplit(url).hostname or ""
+            address = ip_literal(host) or await self.resolve(host)
+            if address is not None and not is_public(address):
+                return False
+        return True
+
+    async def resolve(self, host: str) -> Address | None:
+        """The address the downloader will connect to: Scrapy's cached resolver answers both."""
+        if host in self.addresses:
+            return self.addresses[host]
+        from twisted.internet import reactor
+
+        try:
+            answer = await maybe_deferred_to_future(reactor.resolve(host))
+            address = ipaddress.ip_address(answer)
+        except Exception:  # noqa: BLE001 - DNS failures are the downloader's to report
+            address = None
+        self.addresses[host] = address
+        return address
+
+
+class _WithCrawler:
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+
+class RedirectGuardMiddleware(_WithCrawler):
+    """Record redirect loops and redirects to other schemes instead of losing them silently."""
+
+    def process_response(self, request, response, spider=None):
+        if response.status not in REDIRECT_CODES or b"Location" not in response.headers:
+            return response
+        meta = request.meta
+        if meta.get("dont_redirect") or meta.get("handle_httpstatus_all") or \
+                response.status in meta.get("handle_httpstatus_list", ()):
+            return response
+        location = response.headers[b"Location"].decode("latin-1").strip()
+        target = urljoin(request.url, location)
+        scheme = urlsplit(target).scheme.lower()
+        if scheme not in ("http", "https"):
+            self.crawler.stats.inc_value("news/refused/bad_scheme")
+            raise RefusedRequest("bad_scheme", f"{request.url} redirects to a {scheme}: URL")
+        chain = [*meta.get("redirect_urls", ()), request.url]
+        if target.split("#")[0] in {u.split("#")[0] for u in chain}:
+            self.crawler.stats.inc_value("news/refused/redirect_loop")
+            raise RefusedRequest("redirect_loop",
+                                 f"{chain[0]} redirects in a loop after {len(chain)} hops")
+        return response
+
+
+class DatabaseErrorMiddleware(_WithCrawler):
+    """Stop the crawl cleanly when the database cannot be written (disk full, read-only)."""
+
+    def process_spider_exception(self, response, exception, spider=None):
+        message = fatal_database_error(exception, self.crawler.settings.get("CRAWLER_DB"))
+        if message is None:
+            return None
+        stop_for_database(self.crawler, message)
+        return []
+
+
+def stop_for_database(crawler, message: str) -> None:
+    """Remember why (crawl.py raises it as a UserError at the end) and close the spider once."""
+    if crawler.stats.get_value("news/database_error"):
+        return
+    crawler.stats.set_value("news/database_error", message)
+    logger.error("Stopping the crawl: %s", message)
+    engine = crawler.engine
+    if engine and engine.spider is not None and engine._slot is not None \
+            and engine._slot.closing is None:
+        deferred_from_coro(engine.close_spider_async(reason="database_error"))
