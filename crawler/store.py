@@ -303,3 +303,60 @@ def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) ->
 
 def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
     db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+
+# ---------------------------------------------------------------- schedule and feed health
+
+
+def feed_outcomes(db: sqlite_utils.Database, crawl_id: int, urls: Iterable[str]) -> dict[str, dict]:
+    """What crawl ``crawl_id`` brought each feed: its row plus ``n_new`` (articles first stored
+    by this crawl through the feed) and ``newest`` (when the newest of them was stored)."""
+    out = {}
+    for url in dict.fromkeys(urls):
+        feed = get_feed(db, url)
+        if feed is None:
+            continue
+        n_new, newest = db.execute(
+            "SELECT count(*), max(a.first_seen) FROM article_feeds af "
+            "JOIN articles a ON a.id = af.article_id WHERE af.feed_id = ? AND a.crawl_id = ?",
+            [feed["id"], crawl_id]).fetchone()
+        out[url] = {**feed, "n_new": n_new, "newest": newest}
+    return out
+
+
+def due_feeds(db: sqlite_utils.Database, urls: Iterable[str], now: str) -> list[str]:
+    """Those of ``urls`` to fetch at ``now`` (ISO UTC): never scheduled, or due, and enabled."""
+    urls = list(dict.fromkeys(urls))
+    rows = {r[0]: r[1:] for r in db.execute(
+        "SELECT url, next_fetch, disabled FROM feeds WHERE url IN (%s)" % ",".join("?" * len(urls)),
+        urls)} if urls else {}
+    due = []
+    for url in urls:
+        next_fetch, disabled = rows.get(url, (None, 0))
+        if not disabled and (not next_fetch or next_fetch <= now):
+            due.append(url)
+    return due
+
+
+def next_due(db: sqlite_utils.Database, urls: Iterable[str]) -> str | None:
+    """The earliest `next_fetch` among the enabled feeds of ``urls`` (None: one is unscheduled
+    or none is enabled; ask ``due_feeds``)."""
+    urls = list(dict.fromkeys(urls))
+    if not urls:
+        return None
+    rows = db.execute("SELECT url, next_fetch FROM feeds WHERE coalesce(disabled, 0) = 0 "
+                      "AND url IN (%s)" % ",".join("?" * len(urls)), urls).fetchall()
+    if not rows or any(r[1] is None for r in rows):
+        return None
+    return min(r[1] for r in rows)
+
+
+def feed_health(db: sqlite_utils.Database) -> list[dict]:
+    """Every feed with what ``crawler status`` shows: last fetch and status, last new article,
+    errors in a row and the last error, next fetch and interval, articles carried."""
+    return [dict(row) for row in db.query(
+        "SELECT f.url, f.title, f.last_fetch, f.last_status, f.error, "
+        "coalesce(f.n_errors, 0) AS n_errors, coalesce(f.n_fetches, 0) AS n_fetches, "
+        "f.last_new_article, f.next_fetch, f.interval_seconds, coalesce(f.disabled, 0) AS disabled, "
+        "(SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id) AS n_articles "
+        "FROM feeds f ORDER BY coalesce(f.disabled, 0) DESC, coalesce(f.n_errors, 0) DESC, f.url")]
