@@ -150,27 +150,38 @@ class StorePipeline:
             stop_for_database(self.crawler, message)
 
     def store_one(self, page: Page, article: dict) -> None:
-        words = len(article.get("text", "").split())
-        if words < self.min_words:
-            self.count("articles_failed")
-            error = article.get("error") or (f"only {words} words of text" if words else
-                                             "no article text found")
-            store.record_failure(self.db, crawl_id=self.crawl_id, kind="article",
-                                 url=page.fetched_url, reason="no_text", error=error,
-                                 feed_url=page.feed_url)
-            self.crawler.stats.inc_value("news/reason/no_text")
-            return
-        row = article_row(page, article, self.keep_html)
-        row["crawl_id"] = self.crawl_id
-        article_id, is_new = store.insert_article(self.db, row)
-        feeds = set(self.spider.feeds_of.get(page.url, ())) | ({page.feed_url} - {None})
-        for feed_url in feeds:
-            store.link_article_feed(self.db, article_id, feed_url)
-        if not is_new:
-            self.count("articles_known")
-            return
-        self.count("articles_new")
-        self.assigner.add(article_id, article["fingerprint"])
+        feeds = self.spider.feeds_of.get(page.url, ())
+        for key in store_page(self.db, self.assigner, page, article, feeds=feeds,
+                              crawl_id=self.crawl_id, keep_html=self.keep_html,
+                              min_words=self.min_words):
+            self.count(key)
+
+
+def store_page(db, assigner: StoryAssigner, page: Page, article: dict, *, feeds=(),
+               crawl_id: int | None = None, keep_html: bool = False,
+               min_words: int = 1) -> list[str]:
+    """Store one extracted page (inside ``store.transaction``) and give a new article its story.
+
+    The one write path for a page, shared by StorePipeline and the Redis writer
+    (crawler.distributed.writer); idempotent, as the canonical URL is unique. Returns the
+    counter keys (``news/<key>`` in the stats) of what happened.
+    """
+    words = len(article.get("text", "").split())
+    if words < min_words:
+        error = article.get("error") or (f"only {words} words of text" if words else
+                                         "no article text found")
+        store.record_failure(db, crawl_id=crawl_id, kind="article", url=page.fetched_url,
+                             reason="no_text", error=error, feed_url=page.feed_url)
+        return ["articles_failed", "reason/no_text"]
+    row = article_row(page, article, keep_html)
+    row["crawl_id"] = crawl_id
+    article_id, is_new = store.insert_article(db, row)
+    for feed_url in set(feeds) | ({page.feed_url} - {None}):
+        store.link_article_feed(db, article_id, feed_url)
+    if not is_new:
+        return ["articles_known"]
+    assigner.add(article_id, article["fingerprint"])
+    return ["articles_new"]
 
 
 def article_row(page: Page, article: dict, keep_html: bool) -> dict:
