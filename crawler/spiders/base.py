@@ -19,7 +19,8 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.db = store.open_db(settings.get("CRAWLER_DB"))
+        db_path = settings.get("CRAWLER_DB")  # "": no database here (a Redis worker)
+        spider.db = store.open_db(db_path) if db_path else None
         spider.refresh = settings.getbool("CRAWLER_REFRESH")
         spider.crawl_id = settings.getint("CRAWLER_CRAWL_ID") or None
         spider.feeds_of = {}
@@ -27,6 +28,19 @@ class NewsSpider(scrapy.Spider):
 
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"news/{key}", n)
+
+    # Bookkeeping goes through these methods: a spider with its own database calls the store,
+    # a Redis worker (crawler.distributed.spider) sends the same records to the single writer.
+    def stored_feed(self, url: str) -> dict | None:
+        """The stored state of a feed (ETag, Last-Modified for a conditional GET), if any."""
+        return store.get_feed(self.db, url)
+
+    def feed_fetched(self, url: str, **fields: Any) -> None:
+        store.feed_fetched(self.db, url, **fields)
+
+    def stored_urls(self, urls: list[str]) -> set[str]:
+        """Which of ``urls`` need no fetch, as their article is stored already."""
+        return store.known_urls(self.db, urls)
 
     def record_failure(self, kind: str, url: str, reason: str, error: str,
                        status: int | None = None, feed_url: str | None = None) -> None:

@@ -13,7 +13,6 @@ import feedparser
 import scrapy
 from scrapy.http import Response
 
-from crawler import store
 from crawler.errors import UserError
 from crawler.feedlist import read_feed_args
 from crawler.items import FeedLink, Page
@@ -42,7 +41,7 @@ class FeedSpider(NewsSpider):
 
     def feed_request(self, url: str) -> scrapy.Request:
         headers = {}
-        feed = store.get_feed(self.db, url) if not self.refresh else None
+        feed = self.stored_feed(url) if not self.refresh else None
         if feed and feed.get("etag"):
             headers["If-None-Match"] = feed["etag"]
         if feed and feed.get("last_modified"):
@@ -59,7 +58,7 @@ class FeedSpider(NewsSpider):
         self.count("feeds_done")
         if response.status == 304:
             self.count("feeds_unchanged")
-            store.feed_fetched(self.db, feed_url, status=304, error=None)
+            self.feed_fetched(feed_url, status=304, error=None)
             return
         parsed = feedparser.parse(
             response.body, response_headers={k.decode().lower(): v[0].decode("latin-1")
@@ -72,8 +71,8 @@ class FeedSpider(NewsSpider):
         if parsed.bozo:
             self.logger.warning("Malformed feed %s, parsed as far as possible: %s",
                                 feed_url, parsed.get("bozo_exception"))
-        store.feed_fetched(
-            self.db, feed_url, status=response.status, error=None,
+        self.feed_fetched(
+            feed_url, status=response.status, error=None,
             title=parsed.feed.get("title"), site=response.url,
             etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
         )
@@ -103,7 +102,7 @@ class FeedSpider(NewsSpider):
     def feed_error(self, feed_url: str, reason: str, error: str, status: int | None = None):
         self.count("feeds_failed")
         self.logger.error("Feed %s gave nothing: %s (%s)", feed_url, reason, error)
-        store.feed_fetched(self.db, feed_url, status=status, error=f"{reason}: {error}")
+        self.feed_fetched(feed_url, status=status, error=f"{reason}: {error}")
         self.record_failure("feed", feed_url, reason, error, status=status)
 
     # ------------------------------------------------------------ articles
@@ -122,7 +121,7 @@ class FeedSpider(NewsSpider):
             self.count("articles_known")
             return None
         self.feeds_of[canonical] = {feed_url} if feed_url else set()
-        if not self.refresh and store.known_urls(self.db, [canonical, link]):
+        if not self.refresh and self.stored_urls([canonical, link]):
             self.count("articles_known")
             return None
         return scrapy.Request(
