@@ -20,6 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
+from lxml.etree import ParserError
+from lxml.html import HtmlElement, document_fromstring
+from trafilatura.utils import HTML_PARSER
 from trafilatura.xml import xmltotxt
 from w3lib.encoding import html_to_unicode
 
@@ -48,13 +51,8 @@ _CONTROL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x1b
     bytes(range(0x1c, 0x20)) + b"\x7f"
 _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _WORD = re.compile(r"\w+")
-_HTML_LANG = re.compile(r"<html\b[^>]*?\slang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.I)
-_META_LANG = re.compile(
-    r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?"
-    r"content\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.I)
-_OG_LOCALE = re.compile(
-    r"<meta\b[^>]*?property\s*=\s*[\"']og:locale[\"'][^>]*?content\s*=\s*[\"']?\s*([A-Za-z]{2})_",
-    re.I)
+_LANG_SUBTAG = re.compile(r"\s*([A-Za-z]{2})(?:[-_\s,;]|$)")
+_LANGUAGE_META = {"content-language", "og:locale", "language", "dc.language"}
 #: Not text: a body starting like this is a PDF, an image or an archive behind an HTML link.
 _BINARY_SIGNATURES = (b"%PDF-", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04",
                       b"\x1f\x8b", b"RIFF", b"OggS", b"ID3")
@@ -80,9 +78,11 @@ def extract_article(body: bytes, url: str, *, encoding: str | None = None) -> di
     article = empty_article()
     if not body or body.lstrip()[:8].startswith(_BINARY_SIGNATURES):
         return article
-    html = decode_html(body, encoding)
+    tree = parse_html(decode_html(body, encoding))
+    if tree is None:
+        return article
     try:
-        doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS,
+        doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS,
                                           date_extraction_params=_date_params())
     except Exception:  # trafilatura and lxml raise a variety of errors on pathological input
         doc = None
@@ -95,12 +95,12 @@ def extract_article(body: bytes, url: str, *, encoding: str | None = None) -> di
         title=doc.title or None,
         author=doc.author or None,
         published=normalize_published(doc.date),
-        language=html_language(html) or detect_language(text),
+        language=page_language(tree) or detect_language(text),
         canonical_url=canonical_url(doc.url, url),
         sitename=doc.sitename or None,
         description=doc.description or None,
         categories=categories,
-        word_count=len(_WORD.findall(text)),
+        word_count=len(text.split()),
     )
     return article
 
@@ -133,6 +133,16 @@ def decode_html(body: bytes, encoding: str | None = None) -> str:
     if enc.replace("_", "-").lower() in ("utf-8", "utf8"):  # labelled UTF-8, but is not
         text = body.decode(_detect_encoding(body) or "cp1252", errors="replace")
     return text
+
+
+def parse_html(html: str) -> HtmlElement | None:
+    """One lxml parse with trafilatura's parser settings; trafilatura then works on a copy, and
+    this tree stays intact for the language lookup. UTF-8 bytes parse faster than a str."""
+    data = html.encode("utf-8", "replace").replace(b"\xef\xbf\xbe", b"").replace(b"\xef\xbf\xbf", b"")
+    try:
+        return document_fromstring(data, parser=HTML_PARSER)
+    except (ParserError, ValueError):  # empty or whitespace-only document
+        return None
 
 
 def _detect_encoding(body: bytes) -> str | None:
@@ -195,15 +205,19 @@ def normalize_published(value: str | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def html_language(html: str) -> str | None:
+def page_language(tree: HtmlElement) -> str | None:
     """The page's declared language (<html lang>, Content-Language, og:locale) as ISO 639-1."""
-    head = html[:50_000]
-    for pattern in (_HTML_LANG, _META_LANG, _OG_LOCALE):
-        match = pattern.search(head)
-        if match:
-            code = match.group(1).lower()
-            if len(code) == 2:
-                return _LANG_ALIASES.get(code, code)
+    declared = [tree.get("lang"), tree.get("xml:lang")]
+    head = tree.find("head")
+    for meta in head.iterfind("meta[@content]") if head is not None else ():
+        key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
+        if key in _LANGUAGE_META:
+            declared.append(meta.get("content"))
+    for value in declared:
+        code = _LANG_SUBTAG.match(value or "")
+        if code:
+            code = code.group(1).lower()
+            return _LANG_ALIASES.get(code, code)
     return None
 
 
@@ -215,7 +229,7 @@ def detect_language(text: str) -> str | None:
         import py3langid
     except ImportError:  # optional: without it an unlabelled page has no language
         return None
-    code, _ = py3langid.classify(text[:2000])
+    code, _ = py3langid.classify(text[:1000])
     return _LANG_ALIASES.get(code, code)
 
 
