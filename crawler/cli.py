@@ -21,6 +21,7 @@ class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsH
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `crawl --every` re-runs it
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("feeds", nargs="+", metavar="FEED")
     add_db_option(crawl)
     add_crawl_options(crawl)
+    crawl.add_argument("--every", metavar="INTERVAL",
+                       help="keep running: crawl again and again (15m, 2h, 1d); each feed's "
+                            "next fetch then adapts to how often it publishes (see --due)")
+    crawl.add_argument("--due", action="store_true",
+                       help="fetch only the feeds whose next fetch has come (one scheduled "
+                            "pass, e.g. from cron or a systemd timer)")
+    crawl.add_argument("--passes", type=int, default=0, metavar="N",
+                       help="with --every: stop after N passes (0: run until interrupted)")
     crawl.set_defaults(func=cmd_crawl)
 
     demo = sub.add_parser(
@@ -73,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a setting, e.g. -s DEDUP_THRESHOLD=0.5")
     dedup.set_defaults(func=cmd_dedup)
 
-    for module in ("crawler.analysis.cli",):
+    for module in ("crawler.analysis.cli", "crawler.scrape_cli", "crawler.status"):
         try:
             __import__(module, fromlist=["register"]).register(sub, Formatter)
         except ModuleNotFoundError as exc:
@@ -93,6 +102,9 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                         help="fetch articles again even when their URL is stored already")
     parser.add_argument("--workers", type=int, default=None,
                         help="extraction processes (default: one per core; 0: inline)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted crawl of this same command (Ctrl-C or "
+                             "killed): nothing stored or received before is fetched again")
     parser.add_argument("--ignore-robots", action="store_true",
                         help="do not obey robots.txt (only for sites you own)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary")
@@ -107,6 +119,7 @@ def crawl_settings(args: argparse.Namespace) -> dict:
         "CRAWLER_REFRESH": args.refresh,
         "LOG_LEVEL": "INFO" if args.verbose else "WARNING",
         "CRAWLER_VERBOSE": args.verbose,
+        "CRAWLER_RESUME": args.resume,
     }
     if args.workers is not None:
         if args.workers < 0:
@@ -135,7 +148,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     from crawler.feedlist import read_feed_args
 
     feeds = read_feed_args(args.feeds)
-    summary = crawl_feeds(feeds, args.db, crawl_settings(args))
+    if args.every:
+        from crawler.every import run_every
+
+        return run_every(args)
+    summary = crawl_feeds(feeds, args.db, crawl_settings(args), due_only=args.due)
+    if summary.get("nothing_due"):
+        print(f"Nothing due: none of the {summary['feeds']} feeds is due yet "
+              f"(`crawler status --db {args.db}` shows when each is).")
+        return 0
     print_summary(summary)
     return 0 if summary["status"] == "finished" else 1
 
@@ -194,6 +215,14 @@ def print_summary(summary: dict) -> None:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["reasons"].items(),
                                                           key=lambda kv: -kv[1]))
         lines.append(f"  why not stored: {reasons}")
+    job = summary.get("job") or {}
+    if job.get("outcome") == "resumed":
+        lines.append("  resumed an interrupted crawl: pages received before came from its cache")
+    elif job.get("outcome") == "discarded":
+        lines.append("  an interrupted crawl of this command was discarded (--resume continues one)")
+    if job.get("kept"):
+        lines.append(f"  interrupted: run the same command with --resume to continue "
+                     f"(state in {job['folder']})")
     for feed in summary["failed_feeds"][:20]:
         lines.append(f"  feed gave nothing: {feed['url']}: {feed['reason']} ({feed['error']})")
     if c["n_feeds"] and not c["n_new"] and not c["n_known"] and not summary["reasons"]:

@@ -13,9 +13,10 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler import store
+from crawler import schedule, store
 from crawler.dberrors import fatal_database_error
 from crawler.errors import UserError
+from crawler.jobs import Job
 from crawler.lock import CrawlLock
 
 
@@ -55,6 +56,9 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
     db = store.open_db(db_path)
     crawl_id = store.start_crawl(db, kind, args)
     overrides = {"CRAWLER_DB": str(db_path), "CRAWLER_CRAWL_ID": crawl_id, **(settings or {})}
+    job = Job.for_crawl(project_settings(overrides), db_path, kind, args)
+    job_outcome = job.begin(project_settings(overrides).getbool("CRAWLER_RESUME")) if job else None
+    overrides.update(job.scrapy_settings() if job else {})
     process = CrawlerProcess(project_settings(overrides))
     quiet_noisy_loggers(process.settings)
     crawler = process.create_crawler(spider)
@@ -70,6 +74,10 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
                             time.monotonic() - started)
         store.finish_crawl(db, crawl_id, status, summary["counts"])
         summary["status"] = status
+        if job:  # kept for --resume unless the crawl finished (crawler.jobs)
+            job.end(status == "finished", status)
+            summary["job"] = {"outcome": job_outcome, "folder": str(job.folder),
+                              "kept": status != "finished"}
         db.close()
     return summary
 
@@ -81,9 +89,55 @@ def quiet_noisy_loggers(settings) -> None:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None = None) -> dict:
-    """Crawl feed URLs (already read from files: see crawler.feedlist) into ``db_path``."""
-    return run_spider("feeds", db_path, "feeds", {"feeds": feeds}, settings, feeds=feeds)
+def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None = None,
+                due_only: bool = False) -> dict:
+    """Crawl feed URLs (already read from files: see crawler.feedlist) into ``db_path``, then
+    schedule each feed's next fetch (crawler.schedule). ``due_only``: only the feeds whose
+    next fetch has come (``crawler crawl --due`` / ``--every``)."""
+    crawled = feeds
+    if due_only:
+        crawled = due_feeds(db_path, feeds)
+        if not crawled:
+            return {"status": "finished", "nothing_due": True, "feeds": len(feeds)}
+    args = {"feeds": feeds, "due_only": True} if due_only else {"feeds": feeds}
+    summary = run_spider("feeds", db_path, "feeds", args, settings, feeds=crawled)
+    if summary["status"] == "finished":
+        schedule_feeds(db_path, summary["crawl_id"], crawled, settings)
+    return summary
+
+
+def due_feeds(db_path: str, feeds: list[str]) -> list[str]:
+    db = store.open_db(db_path)
+    try:
+        return store.due_feeds(db, feeds, store.utcnow())
+    finally:
+        db.close()
+
+
+def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
+                   settings: dict[str, Any] | None = None) -> None:
+    """Set each crawled feed's next fetch from what this crawl brought (crawler.schedule)."""
+    from datetime import datetime, timezone
+
+    policy = schedule.Policy.from_settings(project_settings(settings))
+    db = store.open_db(db_path)
+    try:
+        updates = schedule.plan_updates(store.feed_outcomes(db, crawl_id, feeds), policy,
+                                        datetime.now(timezone.utc))
+        with store.transaction(db):
+            for url, fields in updates.items():
+                store.update_feed(db, url, **fields)
+    finally:
+        db.close()
+
+
+def scrape_site(site: str, db_path: str, settings: dict[str, Any] | None = None,
+                **options: Any) -> dict:
+    """Scrape one site (crawler.spiders.sites) into ``db_path``; ``options`` are the site
+    spider's (max_pages, max_depth, since, include, exclude, subdomains, follow_links)."""
+    options = {k: v for k, v in options.items() if v not in (None, [], "")}
+    return run_spider("sites", db_path, "scrape", {"site": site, **options}, settings,
+                      site=site, **options)
 
 
 def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
@@ -102,5 +156,6 @@ def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
     return {"crawl_id": crawl_id, "elapsed": round(elapsed, 2), "counts": counts,
             "feeds_unchanged": get("feeds_unchanged"), "reasons": reasons,
             "database_error": stats.get("news/database_error"),
+            "news": {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("news/")},
             "failed_feeds": failed_feeds, "db": str(db.conn.execute("PRAGMA database_list")
                                                     .fetchone()[2])}

@@ -21,6 +21,15 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+#: What one download slot (CONCURRENT_REQUESTS_PER_DOMAIN, DOWNLOAD_DELAY, AutoThrottle) covers:
+#: "domain" = one registered domain, so www., feeds. and rss. of one publisher share one budget
+#: however many of its feeds a crawl lists; "host" = Scrapy's own per-host slots.
+CRAWLER_SLOT_BY = "domain"
+#: 429 and 503: the whole slot waits what Retry-After says (this many seconds when the header is
+#: missing), then the request is retried (RETRY_TIMES); a longer wait than
+#: CRAWLER_RETRY_AFTER_MAX is not waited for: the page is recorded as failed.
+CRAWLER_RETRY_AFTER_DEFAULT = 5.0
+CRAWLER_RETRY_AFTER_MAX = 600.0
 
 # ---------------------------------------------------------------- robustness and limits
 DOWNLOAD_TIMEOUT = 30                 # every request, robots.txt included
@@ -42,6 +51,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
+    "crawler.politeness.PublisherSlotMiddleware": 60,     # slot per publisher (CRAWLER_SLOT_BY)
+    "crawler.politeness.RetryAfterMiddleware": 560,       # sees 429/503 before RetryMiddleware
     "crawler.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
 }
 SPIDER_MIDDLEWARES = {"crawler.middlewares.DatabaseErrorMiddleware": 950}
@@ -79,3 +90,19 @@ CRAWLER_STORE_BATCH_SIZE = 50
 CRAWLER_STORE_BATCH_SECONDS = 1.0
 #: Seconds between progress lines on stderr (0: none).
 CRAWLER_PROGRESS_INTERVAL = 5.0
+
+# ---------------------------------------------------------------- schedule and resume
+#: A feed's first interval between fetches (`crawler crawl --every` sets it); then it adapts to
+#: how often the feed publishes, within [CRAWLER_MIN_INTERVAL, CRAWLER_MAX_INTERVAL] seconds.
+CRAWLER_INTERVAL = 900
+CRAWLER_MIN_INTERVAL = 300
+CRAWLER_MAX_INTERVAL = 86400
+#: Failures in a row after which a feed is disabled (a plain `crawler crawl` of it re-enables it).
+CRAWLER_MAX_FAILURES = 10
+#: Keep a job folder (HTTP cache of the responses received) so an interrupted crawl can resume
+#: with --resume (crawler/jobs.py); deleted when the crawl finishes.
+CRAWLER_JOBS = True
+#: Where job folders go ("": a `jobs` folder beside the database).
+CRAWLER_JOBS_DIR = ""
+#: Continue the interrupted crawl of the same command (set by --resume).
+CRAWLER_RESUME = False

@@ -24,6 +24,7 @@ class NewsSpider(scrapy.Spider):
         spider.refresh = settings.getbool("CRAWLER_REFRESH")
         spider.crawl_id = settings.getint("CRAWLER_CRAWL_ID") or None
         spider.feeds_of = {}
+        spider.validators = {}  # feed URL -> (ETag, Last-Modified), stored when finished
         return spider
 
     def count(self, key: str, n: int = 1) -> None:
@@ -37,6 +38,10 @@ class NewsSpider(scrapy.Spider):
 
     def feed_fetched(self, url: str, **fields: Any) -> None:
         store.feed_fetched(self.db, url, **fields)
+
+    def feed_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        """Keep a feed's ETag / Last-Modified for the next crawl's conditional GET."""
+        store.update_feed(self.db, url, etag=etag, last_modified=last_modified)
 
     def stored_urls(self, urls: list[str]) -> set[str]:
         """Which of ``urls`` need no fetch, as their article is stored already."""

@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator
 import feedparser
 import scrapy
 from scrapy.http import Response
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.errors import UserError
 from crawler.feedlist import read_feed_args
@@ -26,6 +27,18 @@ class FeedSpider(NewsSpider):
     """``scrapy crawl feeds -a feeds=URL_OR_FILE[,URL_OR_FILE...]``"""
 
     name = "feeds"
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        """USER_AGENT names CRAWLER_CONTACT_URL, unless USER_AGENT itself was set."""
+        super().update_settings(settings)
+        if (settings.getpriority("USER_AGENT") or 0) <= SETTINGS_PRIORITIES["project"]:
+            from crawler import __version__
+            from crawler.politeness import user_agent
+
+            settings.set("USER_AGENT", user_agent(settings.get("BOT_NAME"), __version__,
+                                                  settings.get("CRAWLER_CONTACT_URL")),
+                         priority="project")
 
     def __init__(self, feeds: str | list[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -74,8 +87,10 @@ class FeedSpider(NewsSpider):
         self.feed_fetched(
             feed_url, status=response.status, error=None,
             title=parsed.feed.get("title"), site=response.url,
-            etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
         )
+        # The validators are stored when the crawl has finished, not now: a crawl killed before
+        # this feed's articles are all fetched must not get a 304 for it next time.
+        self.validators[feed_url] = (_header(response, "ETag"), _header(response, "Last-Modified"))
         self.count("feeds_ok")
         for entry in parsed.entries:
             link = _entry_link(entry)
@@ -92,6 +107,11 @@ class FeedSpider(NewsSpider):
                 yield request
             else:
                 yield FeedLink(url=canonicalize(link), feed_url=feed_url)
+
+    def closed(self, reason: str) -> None:
+        if reason == "finished":
+            for feed_url, (etag, last_modified) in self.validators.items():
+                self.feed_validators(feed_url, etag, last_modified)
 
     def feed_failed(self, failure):
         request = failure.request

@@ -1,0 +1,149 @@
+"""Resumable crawls: every crawl keeps a job folder that lets ``--resume`` continue it after
+Ctrl-C or SIGKILL, losing nothing and fetching nothing twice.
+
+The job folder (``<db folder>/jobs/<kind>-<hash of the command>/``) holds Scrapy's HTTP cache
+(HttpCacheMiddleware, DummyPolicy, gzip) of every response the crawl received, written
+atomically (``AtomicFilesystemCacheStorage``), and ``job.json`` saying how the crawl ended.
+It is deleted when the crawl finishes.
+
+Resuming does not replay Scrapy's scheduler queue (JOBDIR): that state is written only on a
+clean close (queuelib) or buffered (requests.seen), so it is lost or stale after SIGKILL, and
+requests in flight at a Ctrl-C are in neither. Instead a resumed crawl starts over from its
+feeds, sitemaps and home pages, which the cache answers without touching the network:
+
+- articles stored before the stop are skipped (the database knows their URLs);
+- pages fetched but not yet stored (in the extraction pool or the batch in flight) come from
+  the cache;
+- only what was never received is fetched.
+
+One path for Ctrl-C and SIGKILL, and the frontier is always complete. Without ``--resume`` a
+left-over job folder is discarded and the crawl starts fresh (current pages, not cached ones).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from scrapy.extensions.httpcache import FilesystemCacheStorage
+
+from crawler import store
+
+#: Answers worth caching are the final ones: what Scrapy retries must be fetched again.
+NOT_CACHED = [408, 429, 500, 502, 503, 504, 522, 524]
+
+
+class AtomicFilesystemCacheStorage(FilesystemCacheStorage):
+    """Scrapy's filesystem cache, with each entry written to a side folder and renamed into
+    place: a crawl killed mid-write leaves no half entry that a resumed crawl would read."""
+
+    _writing: Path | None = None
+
+    def store_response(self, spider, request, response) -> None:
+        final = Path(super()._get_request_path(spider, request))
+        part = final.with_name(f"{final.name}.part{os.getpid()}")
+        shutil.rmtree(part, ignore_errors=True)
+        self._writing = part
+        try:
+            super().store_response(spider, request, response)
+        finally:
+            self._writing = None
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        os.replace(part, final)
+
+    def _get_request_path(self, spider, request) -> str:
+        if self._writing is not None:
+            return str(self._writing)
+        return super()._get_request_path(spider, request)
+
+
+class Job:
+    """The job folder of one crawl command (same kind, same inputs, same database)."""
+
+    def __init__(self, folder: Path, description: dict):
+        self.folder = folder
+        self.description = description
+        self.previous: dict | None = None
+
+    @classmethod
+    def for_crawl(cls, settings, db_path: str, kind: str, inputs: Any) -> "Job | None":
+        """The job of this crawl, or None when CRAWLER_JOBS is off."""
+        if not settings.getbool("CRAWLER_JOBS"):
+            return None
+        db = Path(db_path).resolve()
+        root = Path(settings.get("CRAWLER_JOBS_DIR") or db.parent / "jobs")
+        description = {"kind": kind, "inputs": inputs, "db": str(db)}
+        digest = hashlib.sha1(json.dumps(description, sort_keys=True).encode()).hexdigest()[:12]
+        return cls(root.resolve() / f"{kind}-{digest}", description)
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "job.json"
+
+    def begin(self, resume: bool) -> str:
+        """Prepare the folder: 'resumed' (its cache is used), 'discarded' (a left-over job was
+        thrown away: no --resume) or 'new'."""
+        outcome = "new"
+        if self.folder.exists():
+            self.previous = read_state(self.state_file)
+            if resume:
+                outcome = "resumed"
+            else:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                outcome = "discarded"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        runs = (self.previous or {}).get("runs", 0) if outcome == "resumed" else 0
+        self.write_state("running", runs=runs + 1, pid=os.getpid(), started=store.utcnow())
+        return outcome
+
+    def scrapy_settings(self) -> dict[str, Any]:
+        return {
+            "HTTPCACHE_ENABLED": True,
+            "HTTPCACHE_DIR": str(self.folder / "httpcache"),
+            "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.DummyPolicy",
+            "HTTPCACHE_STORAGE": "crawler.jobs.AtomicFilesystemCacheStorage",
+            "HTTPCACHE_GZIP": True,
+            "HTTPCACHE_EXPIRATION_SECS": 0,
+            "HTTPCACHE_IGNORE_HTTP_CODES": NOT_CACHED,
+        }
+
+    def end(self, finished: bool, status: str) -> None:
+        """A finished crawl needs its job no more; any other end keeps it for --resume."""
+        if finished:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        else:
+            self.write_state(status, ended=store.utcnow())
+
+    def write_state(self, status: str, **fields: Any) -> None:
+        state = {**(read_state(self.state_file) or {}), **self.description,
+                 "status": status, **fields}
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, self.state_file)
+
+
+def read_state(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def open_jobs(db_path: str, settings) -> list[dict]:
+    """The jobs left behind by crawls of ``db_path`` that did not finish (for ``crawler
+    status``): how they ended ('running' means killed, or still running), cached pages."""
+    db = Path(db_path).resolve()
+    root = Path(settings.get("CRAWLER_JOBS_DIR") or db.parent / "jobs")
+    jobs = []
+    for folder in sorted(root.glob("*/")) if root.exists() else []:
+        state = read_state(folder / "job.json")
+        if not state or state.get("db") != str(db):
+            continue
+        cache = folder / "httpcache"
+        pages = sum(1 for _ in cache.glob("*/*/*")) if cache.exists() else 0
+        jobs.append({"folder": str(folder), "cached_pages": pages, **state})
+    return jobs

@@ -1,0 +1,166 @@
+"""Politeness towards the sites we crawl: who we say we are, one load budget per publisher,
+and waiting when a server says "not now" (429/503 with Retry-After).
+
+Scrapy already throttles per download slot (CONCURRENT_REQUESTS_PER_DOMAIN, DOWNLOAD_DELAY,
+AutoThrottle); a slot is one host by default. ``PublisherSlotMiddleware`` makes the slot one
+registered domain instead (CRAWLER_SLOT_BY = "domain"), so a publisher's www., feeds. and rss.
+hosts share one budget however many of its feeds a crawl lists.
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from functools import lru_cache
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.httpobj import urlparse_cached
+
+logger = logging.getLogger(__name__)
+
+
+def user_agent(bot_name: str, version: str, contact_url: str | None) -> str:
+    """``news-crawler/0.1 (+https://contact)``: the form site operators look for in their logs."""
+    return f"{bot_name}/{version} (+{contact_url})" if contact_url else f"{bot_name}/{version}"
+
+
+# ---------------------------------------------------------------- one slot per publisher
+
+
+@lru_cache(maxsize=1)
+def _extractor():
+    import tldextract
+
+    # The bundled public-suffix snapshot only: never fetch the list over the network.
+    return tldextract.TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
+
+
+@lru_cache(maxsize=65536)
+def publisher_key(host: str) -> str:
+    """The registered domain of ``host`` (``www.example.co.uk`` -> ``example.co.uk``).
+
+    IP addresses and names without a public suffix (``localhost``) stay as they are; hosts on
+    shared platforms (``x.github.io``, ``y.blogspot.com``) are publishers of their own.
+    """
+    host = (host or "").lower().rstrip(".")
+    if not host or host.replace(".", "").isdigit() or ":" in host:
+        return host
+    parts = _extractor()(host)
+    return getattr(parts, "top_domain_under_public_suffix", None) or host
+
+
+class PublisherSlotMiddleware:
+    """Put every request of one registered domain into one Scrapy download slot.
+
+    Per-slot concurrency, DOWNLOAD_DELAY and AutoThrottle then apply per publisher across all
+    feeds and sites of a crawl. CRAWLER_SLOT_BY = "host" keeps Scrapy's own per-host slots.
+    """
+
+    def __init__(self, by: str):
+        self.by = by
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        by = crawler.settings.get("CRAWLER_SLOT_BY", "domain")
+        if by not in ("domain", "host"):
+            raise ValueError(f"CRAWLER_SLOT_BY must be 'domain' or 'host', not {by!r}")
+        if by == "host":
+            raise NotConfigured
+        return cls(by)
+
+    def process_request(self, request, spider=None):
+        if "download_slot" not in request.meta:
+            host = urlparse_cached(request).hostname or ""
+            request.meta["download_slot"] = publisher_key(host)
+        return None
+
+
+# ---------------------------------------------------------------- Retry-After
+
+
+def parse_retry_after(value: str | bytes | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent
+    or unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", "replace")
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class RetryAfterMiddleware:
+    """On 429 and 503, hold the whole download slot (the host or publisher) for the time the
+    server asks (Retry-After) and then retry; without the header, hold for
+    CRAWLER_RETRY_AFTER_DEFAULT seconds.
+
+    A wait longer than CRAWLER_RETRY_AFTER_MAX is not waited for: the request gives up at once
+    and the failure is recorded, so one unwilling server cannot stall a crawl for hours. Sits
+    just before Scrapy's RetryMiddleware and shares its retry count (RETRY_TIMES).
+    """
+
+    CODES = (429, 503)
+
+    def __init__(self, crawler, default: float, maximum: float, max_retries: int):
+        self.crawler = crawler
+        self.default = default
+        self.maximum = maximum
+        self.max_retries = max_retries
+        self.held_until: dict[str, float] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        s = crawler.settings
+        if not s.getbool("RETRY_ENABLED"):
+            raise NotConfigured
+        return cls(crawler, s.getfloat("CRAWLER_RETRY_AFTER_DEFAULT"),
+                   s.getfloat("CRAWLER_RETRY_AFTER_MAX"), s.getint("RETRY_TIMES"))
+
+    def process_response(self, request, response, spider=None):
+        if response.status not in self.CODES or request.meta.get("dont_retry"):
+            return response
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        stats = self.crawler.stats
+        if wait is not None and wait > self.maximum:
+            stats.inc_value("news/retry_after/too_long")
+            logger.warning("%s asks to wait %.0fs (more than CRAWLER_RETRY_AFTER_MAX=%.0fs): "
+                           "giving up on %s", response.status, wait, self.maximum, request.url)
+            request.meta["dont_retry"] = True  # and Scrapy's RetryMiddleware must not retry it
+            return response
+        wait = self.default if wait is None else wait
+        key = request.meta.get("download_slot") or urlparse_cached(request).hostname or ""
+        if wait > 0:
+            self.hold(key, wait)
+        retry = get_retry_request(request, spider=self.crawler.spider,
+                                  reason=f"{response.status} Retry-After {wait:.0f}s",
+                                  max_retry_times=request.meta.get("max_retry_times",
+                                                                   self.max_retries))
+        if retry is None:
+            return response
+        stats.inc_value("news/retry_after/waits")
+        return retry
+
+    def hold(self, key: str, seconds: float) -> None:
+        """No request of slot ``key`` starts before ``seconds`` from now (Scrapy's own delay
+        mechanism: the slot's queue is processed again when its ``latercall`` fires)."""
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(key)
+        until = time.monotonic() + seconds
+        if slot is None or self.held_until.get(key, 0) >= until:
+            return
+        self.held_until[key] = until
+        from scrapy.utils.asyncio import call_later
+
+        if slot.latercall:
+            slot.latercall.cancel()
+        slot.latercall = call_later(seconds, downloader._latercall, slot)
