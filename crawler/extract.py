@@ -58,7 +58,6 @@ _BINARY_SIGNATURES = (b"%PDF-", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x
                       b"\x1f\x8b", b"RIFF", b"OggS", b"ID3")
 #: Language codes that name the same language as the code used for it by detectors.
 _LANG_ALIASES = {"nb": "no", "nn": "no", "iw": "he", "in": "id", "ji": "yi"}
-_UNICODE_ENCODINGS = ("utf-16", "utf-32")
 
 
 def empty_article() -> dict:
@@ -78,7 +77,7 @@ def extract_article(body: bytes, url: str, *, encoding: str | None = None) -> di
     article = empty_article()
     if not body or body.lstrip()[:8].startswith(_BINARY_SIGNATURES):
         return article
-    tree = parse_html(decode_html(body, encoding))
+    tree = parse_html(utf8_html(body, encoding))
     if tree is None:
         return article
     try:
@@ -116,29 +115,35 @@ def decode_html(body: bytes, encoding: str | None = None) -> str:
     UTF-8 that is not is re-read with a detected charset. NULs and other control characters
     are dropped (lxml would cut the document at a NUL).
     """
+    return utf8_html(body, encoding).decode("utf-8")
+
+
+def utf8_html(body: bytes, encoding: str | None = None) -> bytes:
+    """The page as clean UTF-8 bytes (see ``decode_html``); UTF-8 pages are not re-encoded."""
     header = f"text/html; charset={encoding}" if encoding else None
     if body.startswith(_UTF16_32_BOMS):  # the only pages where NUL bytes are text
-        return _CONTROL_CHARS.sub("", html_to_unicode(header, body)[1])
+        return _CONTROL_CHARS.sub("", html_to_unicode(header, body)[1]).encode("utf-8")
     body = body.translate(None, _CONTROL_BYTES)
     if body.isascii():
-        enc, text = html_to_unicode(header, body)  # honours 7-bit charsets such as ISO-2022-JP
-        if enc.startswith(_UNICODE_ENCODINGS):  # a wrong UTF-16 label on plain ASCII
-            text = body.decode("ascii")
-        return text
+        enc, text = html_to_unicode(header, body)
+        # ASCII reads the same in every ASCII-compatible charset; only 7-bit ones (ISO-2022-JP)
+        # differ. A UTF-16 label on ASCII bytes is wrong and ignored.
+        return text.encode("utf-8") if "2022" in enc or enc in ("utf-7", "hz") else body
     try:
-        return body.decode("utf-8-sig")
+        body.decode("utf-8")
+        return body[3:] if body.startswith(b"\xef\xbb\xbf") else body
     except UnicodeDecodeError:
         pass
     enc, text = html_to_unicode(header, body, auto_detect_fun=_detect_encoding)
     if enc.replace("_", "-").lower() in ("utf-8", "utf8"):  # labelled UTF-8, but is not
         text = body.decode(_detect_encoding(body) or "cp1252", errors="replace")
-    return text
+    return text.encode("utf-8", "replace")
 
 
-def parse_html(html: str) -> HtmlElement | None:
-    """One lxml parse with trafilatura's parser settings; trafilatura then works on a copy, and
-    this tree stays intact for the language lookup. UTF-8 bytes parse faster than a str."""
-    data = html.encode("utf-8", "replace").replace(b"\xef\xbf\xbe", b"").replace(b"\xef\xbf\xbf", b"")
+def parse_html(data: bytes) -> HtmlElement | None:
+    """One lxml parse of UTF-8 bytes with trafilatura's parser settings; trafilatura then works
+    on a copy, and this tree stays intact for the language lookup."""
+    data = data.replace(b"\xef\xbf\xbe", b"").replace(b"\xef\xbf\xbf", b"")  # not XML chars
     try:
         return document_fromstring(data, parser=HTML_PARSER)
     except (ParserError, ValueError):  # empty or whitespace-only document
