@@ -203,7 +203,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {case:20} {merged} / {checked}")
         if not args.no_order_check:
             other, _ = run_project(docs, params, 2, Path(tmp))
-            print(f"\nanother arrival order gives the same stories: {partition(other) == partition(project)}")
+            same = partition(other) == partition(project)
+            moved = {d for group in partition(other) ^ partition(project) for d in group}
+            print(f"\nanother arrival order gives the same stories: {same} "
+                  f"({len(moved)} of {len(docs)} articles in differing groups; pairwise F1 of the "
+                  f"other order {pair_scores(docs, other)['F1']:.4f})")
+            for group in sorted(partition(other) - partition(project), key=min)[:5]:
+                print("   ", sorted((next(d.story for d in docs if d.id == i)[:24],
+                                     next(d.kind for d in docs if d.id == i)) for i in group))
             print(f"rebuild gives the same stories as incremental: {info['rebuild_equal']}")
     return 0
 

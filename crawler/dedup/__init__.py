@@ -31,6 +31,11 @@ class DedupParams:
     #: ``1 - (1 - J**rows)**bands``.
     lsh_bands: int = 32
     lsh_rows: int = 4
+    #: An LSH bucket shared by more articles than this holds common words, not copies: skipped.
+    lsh_bucket_max: int = 100
+    #: An LSH candidate is verified only if its estimated Jaccard similarity reaches this
+    #: (teasers come through lead keys, without this check).
+    lsh_min_jaccard: float = 0.3
     #: Words per shingle when verifying a candidate pair (coverage by shared word n-grams).
     verify_ngram: int = 3
     #: A pair is one story when the smaller text's coverage by shared n-grams reaches this...

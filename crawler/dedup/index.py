@@ -13,6 +13,8 @@ Tables (created here, all prefixed ``dedup_``):
 - ``dedup_leads(key, article_id)``: lead keys (opening words of the first paragraphs).
 - ``dedup_articles(article_id, component)``: which articles are indexed, and the connected
   group of verified links each belongs to (stories are computed inside a component).
+- ``dedup_signatures(article_id, signature)``: the MinHash values, to estimate the Jaccard
+  similarity of an LSH candidate before reading its text.
 - ``dedup_site_paragraphs(key, article_id)``: short paragraphs per site, to learn boilerplate.
 
 The sketch parameters are stored in ``meta`` under ``dedup_sketch``; opening the index with
@@ -44,11 +46,15 @@ CREATE TABLE IF NOT EXISTS dedup_articles (
     article_id INTEGER PRIMARY KEY, component INTEGER NOT NULL, n_words INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dedup_articles_component ON dedup_articles (component);
+CREATE TABLE IF NOT EXISTS dedup_signatures (
+    article_id INTEGER PRIMARY KEY, signature BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dedup_site_paragraphs (
     key INTEGER NOT NULL, article_id INTEGER NOT NULL, PRIMARY KEY (key, article_id)
 ) WITHOUT ROWID;
 """
-TABLES = ("dedup_bands", "dedup_leads", "dedup_articles", "dedup_site_paragraphs")
+TABLES = ("dedup_bands", "dedup_leads", "dedup_articles", "dedup_signatures",
+          "dedup_site_paragraphs")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -140,6 +146,8 @@ class Index:
                                  [(k, article_id) for k in set(site_paragraphs)])
         self.db.execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)",
                         [article_id, article_id, fp.n_words])
+        self.db.execute("INSERT OR REPLACE INTO dedup_signatures VALUES (?, ?)",
+                        [article_id, fp.signature.astype("<u4").tobytes()])
 
     def is_indexed(self, article_id: int) -> bool:
         return self.db.execute("SELECT 1 FROM dedup_articles WHERE article_id = ?",
@@ -147,12 +155,18 @@ class Index:
 
     # ------------------------------------------------------------ queries
     def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
-        """Indexed articles sharing an LSH band or a lead key with ``fp`` (not itself)."""
+        """Indexed articles sharing a lead key with ``fp``, or an LSH band and an estimated
+        Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id`` itself)."""
         p = self.params
-        keys = band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()
-        marks = ",".join("?" * len(keys))
-        found = {r[0] for r in self.db.execute(
-            f"SELECT DISTINCT article_id FROM dedup_bands WHERE key IN ({marks})", keys)}
+        found: set[int] = set()
+        for key in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist():
+            rows = [r[0] for r in self.db.execute(
+                "SELECT article_id FROM dedup_bands WHERE key = ? LIMIT ?",
+                [key, p.lsh_bucket_max + 2])]
+            if len(rows) <= p.lsh_bucket_max + 1:  # a larger bucket is common words, not copies
+                found.update(rows)
+        found.discard(article_id)
+        found = self._similar(found, fp.signature, p.lsh_min_jaccard)
         for key in fp.lead_keys.tolist():
             rows = [r[0] for r in self.db.execute(
                 "SELECT article_id FROM dedup_leads WHERE key = ? LIMIT ?",
@@ -161,6 +175,20 @@ class Index:
                 found.update(rows)
         found.discard(article_id)
         return found
+
+    def _similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
+        if not ids or threshold <= 0:
+            return ids
+        ids_list = list(ids)
+        marks = ",".join("?" * len(ids_list))
+        rows = self.db.execute(
+            f"SELECT article_id, signature FROM dedup_signatures WHERE article_id IN ({marks})",
+            ids_list).fetchall()
+        if not rows:
+            return set()
+        stored = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), -1)
+        estimate = (stored == signature).mean(axis=1)
+        return {r[0] for r, j in zip(rows, estimate.tolist()) if j >= threshold}
 
     def boilerplate(self, site_keys: Sequence[int]) -> set[int]:
         """Which of these site-paragraph keys recur in articles of at least

@@ -60,7 +60,8 @@ def _token_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inner = np.flatnonzero(_NUMBER_SEPARATORS[data[1:-1]] & _IS_DIGIT[data[:-2]]
                                & _IS_DIGIT[data[2:]]) + 1
         word[inner] = True
-    for lead, low, high, length in _OTHER_PUNCTUATION:
+    non_ascii = data.size and data.max() >= 0xC2
+    for lead, low, high, length in _OTHER_PUNCTUATION if non_ascii else ():
         heads = np.flatnonzero(data[:-1] == lead)
         if heads.size:
             heads = heads[(data[heads + 1] >= low) & (data[heads + 1] <= high)]
@@ -146,19 +147,22 @@ def combine(words: np.ndarray, size: int) -> np.ndarray:
     return h
 
 
-def paragraph_keys(words: np.ndarray, paragraph_of_word: np.ndarray,
-                   limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Order-sensitive 64-bit key of each paragraph (of its first ``limit`` words), and each
-    paragraph's length in words; computed for all paragraphs at once."""
+def paragraph_keys(words: np.ndarray, paragraph_of_word: np.ndarray, limit: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order-sensitive 64-bit key of each paragraph, the key of its first ``limit`` words, and
+    each paragraph's length in words; computed for all paragraphs at once."""
     if words.size == 0:
-        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty, np.empty(0, dtype=np.int64)
     first = np.flatnonzero(np.diff(paragraph_of_word, prepend=-1))
     lengths = np.diff(np.append(first, words.size))
     position = np.arange(words.size) - np.repeat(first, lengths)
     mixed = fmix64(words ^ (position.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)))
-    if limit is not None:
-        mixed = np.where(position < limit, mixed, np.uint64(0))
-    return np.add.reduceat(mixed, first), lengths
+    keys = np.add.reduceat(mixed, first)
+    if limit is None:
+        return keys, keys, lengths
+    openings = np.add.reduceat(np.where(position < limit, mixed, np.uint64(0)), first)
+    return keys, openings, lengths
 
 
 @dataclass

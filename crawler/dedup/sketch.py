@@ -93,9 +93,8 @@ def paragraph_features(words: np.ndarray, paragraph_of_word: np.ndarray,
     long enough to have them: a teaser or truncated copy shares them with its full text) and
     the keys of the short paragraphs (at most ``boilerplate_max_words`` words: the ones that
     may be a site's boilerplate)."""
-    openings, lengths = paragraph_keys(words, paragraph_of_word, params.lead_words)
+    keys, openings, lengths = paragraph_keys(words, paragraph_of_word, params.lead_words)
     leads = openings[lengths >= params.lead_words][:params.lead_paragraphs]
-    keys, _ = paragraph_keys(words, paragraph_of_word)
     short = keys[lengths <= params.boilerplate_max_words]
     return leads.view(np.int64), short.view(np.int64)
 

@@ -1,0 +1,239 @@
+"""Speed and memory of near-duplicate detection, against datasketch's default path.
+
+Prints, in one run:
+- signatures per second on one core for synthetic 600-word articles: the project's
+  ``fingerprint`` vs datasketch's default ``MinHash.update`` per shingle (and ``update_batch``);
+- LSH insert and query time and peak memory for 10k / 100k (and, with ``--full``, 1M) indexed
+  articles: the project's SQLite band index vs datasketch's in-memory ``MinHashLSH`` with the
+  same bands (each size runs in a fresh process, so peak RSS is that size's);
+- ``rebuild`` time of N stored articles (2 worker processes).
+
+    python bench/dedup_speed.py            # quick: 10k and 100k
+    python bench/dedup_speed.py --full     # adds the 1M runs (tens of minutes, ~5 GB disk)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from datasketch import MinHash, MinHashLSH  # noqa: E402
+
+from crawler import store  # noqa: E402
+from crawler.dedup import DedupParams  # noqa: E402
+from crawler.dedup.index import Index  # noqa: E402
+from crawler.dedup.normalize import analyze, shingle_hashes  # noqa: E402
+from crawler.dedup.sketch import Fingerprint, fingerprint, sketch_key  # noqa: E402
+
+PARAMS = DedupParams()
+
+
+class Synthetic:
+    """Articles of Zipf-distributed pseudo-words (a 50k-word vocabulary), paragraphs of ~60."""
+
+    def __init__(self, seed: int = 7, vocabulary: int = 50_000):
+        self.rng = np.random.default_rng(seed)
+        syllables = ["ka", "ber", "lin", "to", "mes", "sa", "gen", "ur", "pol", "di", "ne", "str",
+                     "au", "ri", "vo", "chen", "el", "man", "tik", "or"]
+        words = set()
+        while len(words) < vocabulary:
+            n = int(self.rng.integers(1, 5))
+            words.add("".join(syllables[i] for i in self.rng.integers(0, len(syllables), n)))
+        self.words = np.array(sorted(words))
+        ranks = np.arange(1, vocabulary + 1)
+        self.p = (1 / ranks) / (1 / ranks).sum()
+
+    def article(self, n_words: int) -> str:
+        ids = self.rng.choice(len(self.words), size=n_words, p=self.p)
+        tokens = self.words[ids].tolist()
+        paragraphs = [" ".join(tokens[i:i + 60]) + "." for i in range(0, n_words, 60)]
+        return "\n\n".join(p.capitalize() for p in paragraphs)
+
+    def articles(self, n: int, low: int = 400, high: int = 800) -> list[str]:
+        return [self.article(int(self.rng.integers(low, high + 1))) for _ in range(n)]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- signatures
+
+
+def bench_signatures(n: int = 1500) -> None:
+    texts = Synthetic(1).articles(n, 600, 600)
+    clock = time.process_time  # CPU time of this one process: fair on a shared machine
+    t0 = clock()
+    for text in texts:
+        fingerprint(text, params=PARAMS)
+    project = n / (clock() - t0)
+
+    shingled = [[s.encode() for s in text.split()] for text in texts[:300]]  # unigram shingles
+    t0 = clock()
+    for shingles in shingled:
+        m = MinHash(num_perm=PARAMS.num_perm)
+        for s in shingles:
+            m.update(s)
+    default = len(shingled) / (clock() - t0)
+    t0 = clock()
+    for shingles in shingled:
+        MinHash(num_perm=PARAMS.num_perm).update_batch(shingles)
+    batch = len(shingled) / (clock() - t0)
+    print(f"signatures per CPU-second, one process, 600-word articles, {PARAMS.num_perm} permutations "
+          f"(shingle tokenising included for the project, excluded for datasketch):")
+    print(f"  project fingerprint()                 {project:9.0f}/s")
+    print(f"  datasketch MinHash.update per shingle {default:9.0f}/s   project is {project / default:.1f}x")
+    print(f"  datasketch MinHash.update_batch       {batch:9.0f}/s   project is {project / batch:.1f}x")
+
+
+# ---------------------------------------------------------------- index (one size per process)
+
+
+def random_fingerprints(n: int, start: int, rng: np.random.Generator) -> list[Fingerprint]:
+    """Signatures of unrelated articles are independent uniform values: draw them directly."""
+    key = sketch_key(PARAMS)
+    sigs = rng.integers(0, 2 ** 32, size=(n, PARAMS.num_perm), dtype=np.uint32)
+    leads = rng.integers(-2 ** 63, 2 ** 63 - 1, size=(n, 4), dtype=np.int64)
+    shorts = rng.integers(-2 ** 63, 2 ** 63 - 1, size=(n, 2), dtype=np.int64)
+    return [Fingerprint(sigs[i], leads[i], shorts[i], 600, key) for i in range(n)]
+
+
+def index_worker(kind: str, n: int) -> dict:
+    rng = np.random.default_rng(n)
+    chunk = 10_000
+    queries = random_fingerprints(1000, 0, np.random.default_rng(1))
+    out: dict = {"kind": kind, "n": n}
+    if kind == "project":
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+            db = store.open_db(Path(tmp) / "index.db")
+            index = Index(db, PARAMS)
+            inserted, insert_seconds = 0, 0.0
+            while inserted < n:
+                fps = random_fingerprints(min(chunk, n - inserted), inserted, rng)
+                t0 = time.perf_counter()
+                with store.transaction(db):
+                    for i, fp in enumerate(fps):
+                        index.add(inserted + i + 1, fp, fp.short_paragraphs.tolist())
+                insert_seconds += time.perf_counter() - t0
+                inserted += len(fps)
+            t0 = time.perf_counter()
+            for i, fp in enumerate(queries):
+                index.candidates(-i, fp)
+            out["query_ms"] = (time.perf_counter() - t0) / len(queries) * 1000
+            out["disk_mb"] = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 2 ** 20
+    else:
+        lsh = MinHashLSH(num_perm=PARAMS.num_perm, params=(PARAMS.lsh_bands, PARAMS.lsh_rows))
+        inserted, insert_seconds = 0, 0.0
+        template = MinHash(num_perm=PARAMS.num_perm)
+        while inserted < n:
+            fps = random_fingerprints(min(chunk, n - inserted), inserted, rng)
+            mhs = []
+            for fp in fps:
+                m = template.copy()
+                m.hashvalues = fp.signature.copy()
+                mhs.append(m)
+            t0 = time.perf_counter()
+            for i, m in enumerate(mhs):
+                lsh.insert(inserted + i, m, check_duplication=False)
+            insert_seconds += time.perf_counter() - t0
+            inserted += len(fps)
+        qs = []
+        for fp in queries:
+            m = template.copy()
+            m.hashvalues = fp.signature.copy()
+            qs.append(m)
+        t0 = time.perf_counter()
+        for m in qs:
+            lsh.query(m)
+        out["query_ms"] = (time.perf_counter() - t0) / len(qs) * 1000
+    out["insert_us"] = insert_seconds / n * 1e6
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def run_worker(*args: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True,
+                            text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_index(sizes: list[int]) -> None:
+    print(f"\nLSH index, {PARAMS.lsh_bands} bands x {PARAMS.lsh_rows} rows (+ lead keys and site "
+          f"paragraphs for the project); each row a fresh process:")
+    print(f"  {'index':28} {'articles':>9} {'insert µs/art':>14} {'query ms':>9} {'peak RSS MB':>12} {'disk MB':>8}")
+    for n in sizes:
+        for kind in ("project", "datasketch"):
+            if kind == "datasketch" and n > 100_000:
+                print(f"  {'datasketch MinHashLSH (dict)':28} {n:9d}   skipped (memory grows linearly, see 100k)")
+                continue
+            r = run_worker(kind, str(n))
+            name = "project SQLite bands" if kind == "project" else "datasketch MinHashLSH (dict)"
+            disk = f"{r['disk_mb']:8.0f}" if "disk_mb" in r else f"{'-':>8}"
+            print(f"  {name:28} {n:9d} {r['insert_us']:14.1f} {r['query_ms']:9.3f} "
+                  f"{r['peak_rss_mb']:12.0f} {disk}", flush=True)
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+def rebuild_worker(n: int) -> dict:
+    from crawler.dedup.stories import rebuild
+    synth = Synthetic(3)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        db = store.open_db(Path(tmp) / "news.db")
+        t0 = time.perf_counter()
+        made = 0
+        while made < n:
+            count = min(5000, n - made)
+            texts = synth.articles(count)
+            with store.transaction(db):
+                db.conn.executemany(
+                    "INSERT INTO articles (url, site, title, text, first_seen) VALUES (?, ?, ?, ?, ?)",
+                    [(f"https://s{(made + i) % 500}.example/{made + i}", f"s{(made + i) % 500}.example",
+                      "t", text, "2024-01-01") for i, text in enumerate(texts)])
+            made += count
+        fill = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = rebuild(db, PARAMS, workers=2, batch_size=2000)
+        seconds = time.perf_counter() - t0
+    return {"n": n, "fill_s": fill, "rebuild_s": seconds, "stories": result["stories"],
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def bench_rebuild(sizes: list[int]) -> None:
+    print("\nrebuild of N stored synthetic articles (400-800 words), 2 sketch workers:")
+    for n in sizes:
+        r = run_worker("rebuild", str(n))
+        print(f"  {n:9d} articles: {r['rebuild_s']:8.1f} s ({n / r['rebuild_s']:.0f} articles/s, "
+              f"1M would take {1e6 / (n / r['rebuild_s']) / 60:.1f} min), peak RSS {r['peak_rss_mb']:.0f} MB",
+              flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="also run the 1M-article runs")
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        kind, n = args.worker[0], int(args.worker[1])
+        print(json.dumps(rebuild_worker(n) if kind == "rebuild" else index_worker(kind, n)))
+        return 0
+    print(f"params: {PARAMS}")
+    bench_signatures()
+    bench_index([10_000, 100_000] + ([1_000_000] if args.full else []))
+    bench_rebuild([10_000] + ([100_000, 1_000_000] if args.full else []))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
