@@ -281,3 +281,12 @@ def test_params_from_scrapy_style_settings():
     assert (params.num_perm, params.lsh_bands, params.min_coverage) == (64, 16, 0.6)
     with pytest.raises(ValueError, match="LSH_BANDS"):
         DedupParams.from_settings({"DEDUP_NUM_PERM": 100})
+
+
+def test_rebuild_reports_progress_lines(tmp_path, seed_docs):
+    crawl = Crawl(tmp_path / "news.db")
+    add_all(crawl, seed_docs, sorted(seed_docs))
+    lines: list[str] = []
+    rebuild(crawl.db, PARAMS, lines.append, workers=0, batch_size=5)
+    assert lines[-1] == f"dedup rebuild: {len(seed_docs)}/{len(seed_docs)} articles"
+    assert len(lines) == -(-len(seed_docs) // 5)

@@ -258,13 +258,14 @@ def _batches(db: sqlite_utils.Database, size: int) -> Iterator[list[tuple[int, s
 
 
 def rebuild(db: sqlite_utils.Database, params: DedupParams,
-            progress: Callable[[int, int], None] | None = None, *,
+            progress: Callable[[str], None] | None = None, *,
             workers: int | None = None, batch_size: int = 2000) -> dict:
     """Recompute every story from the stored texts with ``params`` (``crawler dedup --rebuild``).
 
     Drops the index, links and stories, sketches all articles in a process pool and replays
     them through :meth:`StoryAssigner.add` in id order: the incremental path, so both agree.
-    ``progress(done, total)`` is called after each batch.
+    ``progress(message)`` gets a line such as ``dedup rebuild: 4000/10000 articles`` after
+    each batch.
     """
     total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     with store.transaction(db):
@@ -290,7 +291,7 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
                         assigner.add(article_id, fp)
             done += len(sketched)
             if progress:
-                progress(done, total)
+                progress(f"dedup rebuild: {done}/{total} articles")
     finally:
         if pool is not None:
             pool.shutdown()
