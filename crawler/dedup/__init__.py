@@ -38,13 +38,13 @@ class DedupParams:
     lsh_min_jaccard: float = 0.3
     #: Words per shingle when verifying a candidate pair (coverage by shared word n-grams).
     verify_ngram: int = 3
-    #: A pair is one story when the smaller text's coverage by shared n-grams reaches this...
+    #: A text is contained in another when its coverage by shared n-grams reaches this...
     min_coverage: float = 0.5
+    #: ...and at most this share of it lies in paragraphs the other text lacks.
+    max_novel: float = 0.25
     #: The coverage needed instead by texts shorter than ``short_words`` words.
     short_min_coverage: float = 0.7
     short_words: int = 100
-    #: ...and at most this share of it lies in paragraphs the other text lacks.
-    max_novel: float = 0.25
     #: A paragraph counts as present in the other text when this share of it is covered.
     paragraph_covered: float = 0.3
     #: Shortest text (in words, boilerplate removed) that may be merged as contained in another.
@@ -57,7 +57,8 @@ class DedupParams:
     lead_words: int = 8
     #: A lead key shared by more articles than this is boilerplate, not a candidate source.
     lead_key_max_postings: int = 50
-    #: A paragraph seen in at least this many articles of one site is that site's boilerplate...
+    #: A paragraph seen on pages of at least this many different stories of one site is that
+    #: site's boilerplate...
     boilerplate_min_pages: int = 3
     #: ...if it has at most this many words (longer ones are content, even when reused).
     boilerplate_max_words: int = 60
