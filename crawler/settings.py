@@ -72,6 +72,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "crawler.progress.Progress": 500,
+    "crawler.reactor_monitor.ReactorMonitor": 510,
 }
 
 # ---------------------------------------------------------------- the project's own
@@ -106,3 +107,8 @@ CRAWLER_JOBS = True
 CRAWLER_JOBS_DIR = ""
 #: Continue the interrupted crawl of the same command (set by --resume).
 CRAWLER_RESUME = False
+#: Time every callback of the reactor's event loop and report the share of time it was busy and
+#: blocked (callbacks longer than CRAWLER_REACTOR_MONITOR_STALL seconds); optional JSON report.
+CRAWLER_REACTOR_MONITOR = False
+CRAWLER_REACTOR_MONITOR_STALL = 0.02
+CRAWLER_REACTOR_MONITOR_FILE = ""

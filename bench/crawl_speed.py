@@ -1,0 +1,480 @@
+"""How fast does a crawl go on this machine, and what bounds it?
+
+A news-site simulator on loopback (``LocalWeb``: N sites on 127.0.0.20+, each with RSS feeds)
+serves M distinct article pages made from the real pages of ``../shared/corpus/``
+(extraction-benchmark and news-pages, gunzipped into memory). To reach M distinct URLs the
+pages are repeated with their paragraph text re-lettered (a letter permutation per copy inside
+``<p>`` elements only: markup, metadata and dates stay, so extraction costs the same, while the
+article texts differ and are separate stories); ``--dup-share`` of the URLs are instead
+near-identical copies of an original page, which dedup must merge. Reported in one run:
+
+(a) the ceiling: pages/s of ``extract_article`` alone over the same pages with a process pool on
+    every core (and extract + sketch, the workers' whole job);
+(b) the crawler end to end (``python -m crawler crawl`` in a subprocess, politeness off for the
+    loopback sites: fetch, extract, dedup, store) on each ``--sizes`` number of pages;
+(c) peak memory of the crawl process and of it with its extraction workers (from /proc);
+(d) the share of time the reactor was busy and blocked (crawler/reactor_monitor.py), and CPU
+    per page of the crawl's main process, its workers and the simulator.
+
+Usage: python bench/crawl_speed.py [--sizes 1000,10000] [--sites 20] [--inline]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import pickle
+import random
+import re
+import shutil
+import sqlite3
+import string
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crawler.demo.server import LocalWeb, Resource, Site  # noqa: E402
+
+CORPUS = Path(os.environ.get("CRAWLER_CORPUS", ROOT.parent / "shared" / "corpus"))
+OUT = ROOT / "bench" / "out" / "crawl_speed"
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def corpus_pages(corpus: Path) -> list[bytes]:
+    """Every real article page of the corpus, gunzipped, in a fixed order."""
+    files = sorted(corpus.glob("extraction-benchmark/html/*.html.gz")) + \
+        sorted(corpus.glob("news-pages/*/*.html.gz"))
+    if not files:
+        sys.exit(f"no pages under {corpus} (set CRAWLER_CORPUS)")
+    return [gzip.decompress(f.read_bytes()) for f in files]
+
+
+_MARKUP = re.compile(rb"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>"
+                     rb"|&#?\w{1,12};)", re.S | re.I)
+_P_OPEN = re.compile(rb"<p[\s>]", re.I)
+_P_CLOSE = re.compile(rb"</p\s*>", re.I)
+
+
+class Template:
+    """A page cut into fixed pieces and paragraph-text pieces, to make copies of it fast."""
+
+    def __init__(self, page: bytes):
+        self.pieces: list[bytes] = []
+        self.text_at: list[int] = []   # indices of the pieces that are paragraph text
+        inside, fixed = False, []
+        for i, part in enumerate(_MARKUP.split(page)):
+            if i % 2:  # markup, an entity, a script or a comment
+                if _P_OPEN.match(part):
+                    inside = True
+                elif _P_CLOSE.match(part):
+                    inside = False
+                fixed.append(part)
+            elif inside and part.strip():
+                self.pieces.append(b"".join(fixed))
+                fixed = []
+                self.text_at.append(len(self.pieces))
+                self.pieces.append(part)
+            else:
+                fixed.append(part)
+        self.pieces.append(b"".join(fixed))
+
+    def copy(self, variant: int) -> bytes:
+        """Variant 0 is the page itself; variant k re-letters its paragraphs with permutation k."""
+        if variant == 0:
+            return b"".join(self.pieces)
+        table = letter_table(variant)
+        pieces = self.pieces.copy()
+        for i in self.text_at:
+            pieces[i] = pieces[i].translate(table)
+        return b"".join(pieces)
+
+
+_TABLES: dict[int, bytes] = {}
+
+
+def letter_table(variant: int) -> bytes:
+    if variant not in _TABLES:
+        letters = list(string.ascii_lowercase)
+        random.Random(variant).shuffle(letters)
+        mixed = "".join(letters)
+        _TABLES[variant] = bytes.maketrans((string.ascii_lowercase + string.ascii_uppercase)
+                                           .encode(), (mixed + mixed.upper()).encode())
+    return _TABLES[variant]
+
+
+class PageSet:
+    """Page number i -> its bytes, made on demand (10,000 pages would be 2 GB in memory)."""
+
+    def __init__(self, templates: list[Template], dup_share: float, seed: int = 7):
+        self.templates = templates
+        self.dup_share = dup_share
+        self.seed = seed
+
+    def source(self, i: int) -> tuple[int, int, bool]:
+        """(template, variant, is_copy): a copy repeats an original page with a marker."""
+        n = len(self.templates)
+        if i >= n and random.Random(self.seed * 1_000_003 + i).random() < self.dup_share:
+            return i % n, 0, True
+        return i % n, i // n, False
+
+    def body(self, i: int) -> bytes:
+        template, variant, is_copy = self.source(i)
+        page = self.templates[template].copy(variant)
+        if is_copy:  # the syndicated copy: the same article, other bytes
+            page = page.replace(b"</head>", f"<!-- republished copy {i} --></head>".encode(), 1)
+        return page
+
+
+# ---------------------------------------------------------------- the simulator
+
+
+def build_web(pages: PageSet, sizes: list[int], n_sites: int, feed_items: int
+              ) -> tuple[LocalWeb, dict[int, list[str]]]:
+    """N sites on 127.0.0.20+; a feed list per crawl size (feeds of `feed_items` articles)."""
+    sites = [Site(f"site{s}", f"127.0.0.{20 + s}") for s in range(n_sites)]
+    web = LocalWeb(sites).start()
+    for s, site in enumerate(sites):
+        site.routes["/robots.txt"] = Resource("User-agent: *\nDisallow: /private/\n",
+                                              "text/plain")
+        for i in range(s, max(sizes), n_sites):
+            site.routes[f"/news/{i}.html"] = _page_route(pages, i)
+    feeds: dict[int, list[str]] = {}
+    for size in sizes:
+        feeds[size] = []
+        for s, site in enumerate(sites):
+            numbers = list(range(s, size, n_sites))
+            for k in range(0, len(numbers), feed_items):
+                path = f"/feeds/{size}-{k // feed_items}.xml"
+                site.routes[path] = Resource(
+                    rss_feed(site, numbers[k:k + feed_items]), "application/rss+xml")
+                feeds[size].append(site.url(path))
+    return web, feeds
+
+
+def _page_route(pages: PageSet, i: int):
+    def route(handler) -> Resource:
+        return Resource(pages.body(i), "text/html")
+    return route
+
+
+def rss_feed(site: Site, numbers: list[int]) -> str:
+    items = "".join(
+        f"<item><title>Article {i}</title><link>{site.url(f'/news/{i}.html')}</link>"
+        f"<guid>{site.url(f'/news/{i}.html')}</guid>"
+        f"<pubDate>Tue, 04 Mar 2025 07:{i % 60:02d}:00 GMT</pubDate>"
+        f"<description>Summary of article {i}</description></item>" for i in numbers)
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{site.name}</title><link>{site.base}/</link><description>bench</description>"
+            f"{items}</channel></rss>")
+
+
+# ---------------------------------------------------------------- (a) the ceiling
+
+
+def _extract_one(args):
+    from crawler.extract import extract_article
+    body, url = args
+    return len(extract_article(body, url).get("text") or "")
+
+
+def _analyse_one(args):
+    from crawler.dedup import DedupParams
+    from crawler.pipelines import analyse_page
+    body, url = args
+    return len(analyse_page(body, url, None, DedupParams()).get("text") or "")
+
+
+def ceiling(pages: PageSet, n: int, processes: int, func) -> float:
+    """Pages/s of `func` over pages 0..n-1 in a pool of `processes` (warm, as in a crawl)."""
+    with get_context("forkserver").Pool(processes) as pool:
+        pool.map(func, [(pages.body(i), f"http://127.0.0.1/news/{i}.html")
+                        for i in range(processes * 2)], chunksize=1)  # imports, caches
+        jobs = ((pages.body(i), f"http://127.0.0.1/news/{i}.html") for i in range(n))
+        started = time.perf_counter()
+        for _ in pool.imap_unordered(func, jobs, chunksize=2):
+            pass
+        return n / (time.perf_counter() - started)
+
+
+def pickling_cost(pages: PageSet, n: int = 200) -> dict:
+    """What sending a page to a worker costs: pickling its arguments, size on the pipe."""
+    from crawler.dedup import DedupParams
+    params = DedupParams()
+    args = [(pages.body(i), f"http://127.0.0.1/news/{i}.html", None, params) for i in range(n)]
+    started = time.perf_counter()
+    sizes = [len(pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)) for a in args]
+    seconds = time.perf_counter() - started
+    return {"us_per_page": round(1e6 * seconds / n, 1), "kb_per_page": round(sum(sizes) / n / 1024)}
+
+
+# ---------------------------------------------------------------- (c) memory and CPU from /proc
+
+
+class ProcessWatch(threading.Thread):
+    """Samples RSS/PSS and CPU time of a process and its descendants until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.peak_main_rss = self.peak_total_rss = self.peak_total_pss = 0
+        self.cpu: dict[int, float] = {}  # pid -> last seen CPU seconds
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+    def sample(self) -> None:
+        pids = [self.pid] + descendants(self.pid)
+        total_rss = total_pss = 0
+        for pid in pids:
+            rss, pss, cpu = proc_figures(pid)
+            if cpu is None:
+                continue
+            self.cpu[pid] = cpu
+            total_rss += rss
+            total_pss += pss
+            if pid == self.pid:
+                self.peak_main_rss = max(self.peak_main_rss, rss)
+        self.peak_total_rss = max(self.peak_total_rss, total_rss)
+        self.peak_total_pss = max(self.peak_total_pss, total_pss)
+
+    def cpu_split(self) -> tuple[float, float]:
+        """CPU seconds of the main process and of all its helpers (forkserver, workers)."""
+        main = self.cpu.get(self.pid, 0.0)
+        return main, sum(self.cpu.values()) - main
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def proc_figures(pid: int) -> tuple[int, int, float | None]:
+    """(RSS bytes, PSS bytes, CPU seconds) of one process, or CPU None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / TICKS
+        rss = int(fields[21]) * PAGE_SIZE
+        pss = rss
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+                break
+        return rss, pss, cpu
+    except (OSError, IndexError, ValueError):
+        return 0, 0, None
+
+
+def own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# ---------------------------------------------------------------- (b) the crawl
+
+
+def crawl(feeds: list[str], size: int, args: argparse.Namespace, label: str,
+          extract_workers: int | None) -> dict:
+    """Run `python -m crawler crawl` over the feeds into a fresh database; its figures."""
+    run_dir = OUT / label
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    (run_dir / "feeds.txt").write_text("\n".join(feeds) + "\n")
+    db_path, report_path = run_dir / "crawl.db", run_dir / "reactor.json"
+    command = [
+        sys.executable, "-m", "crawler", "crawl", str(run_dir / "feeds.txt"), "--db", str(db_path),
+        "-q", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "RETRY_TIMES=0",
+        "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
+        "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
+        "-s", "CRAWLER_REACTOR_MONITOR=True", "-s", f"CRAWLER_REACTOR_MONITOR_FILE={report_path}",
+        *(["--workers", str(extract_workers)] if extract_workers is not None else []),
+        *[x for s in args.set for x in ("-s", s)],
+    ]
+    server_cpu = own_cpu()
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    watch = ProcessWatch(process.pid)
+    watch.start()
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    watch.stop()
+    server_cpu = own_cpu() - server_cpu
+    if process.returncode != 0:
+        sys.exit(f"crawl failed ({process.returncode}):\n{out}\n{err[-3000:]}")
+    db = sqlite3.connect(db_path)
+    articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    failed = db.execute("SELECT count(*) FROM failures WHERE kind = 'article'").fetchone()[0]
+    db.close()
+    reactor = json.loads(report_path.read_text())
+    pages = articles + failed
+    main_cpu, helper_cpu = watch.cpu_split()
+    if not args.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {
+        "label": label, "size": size, "pages": pages, "articles": articles, "stories": stories,
+        "failed": failed, "wall": round(wall, 2), "crawl_seconds": reactor["elapsed"],
+        "pages_per_s": pages / wall, "pages_per_s_crawling": pages / reactor["elapsed"],
+        "peak_main_rss_mb": watch.peak_main_rss / 2**20,
+        "peak_total_rss_mb": watch.peak_total_rss / 2**20,
+        "peak_total_pss_mb": watch.peak_total_pss / 2**20,
+        "reactor_busy": reactor["busy_share"], "reactor_blocked": reactor["blocked_share"],
+        "slowest_callbacks": reactor["slowest"][:3],
+        "main_ms_per_page": 1000 * main_cpu / max(pages, 1),
+        "workers_ms_per_page": 1000 * helper_cpu / max(pages, 1),
+        "server_ms_per_page": 1000 * server_cpu / max(pages, 1),
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000",
+                        help="article pages per crawl, comma-separated")
+    parser.add_argument("--sites", type=int, default=20, help="simulated news sites")
+    parser.add_argument("--feed-items", type=int, default=50, help="articles per feed")
+    parser.add_argument("--dup-share", type=float, default=0.2,
+                        help="share of pages that are near-identical copies of another page")
+    parser.add_argument("--ceiling-pages", type=int, default=1000,
+                        help="pages extracted for the ceiling (the first ones of every crawl)")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1,
+                        help="processes of the ceiling's pool")
+    parser.add_argument("--extract-workers", type=int, default=None,
+                        help="the crawl's CRAWLER_EXTRACT_WORKERS (default: one per core)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="crawl processes sharing one frontier (more than 1 needs the Redis "
+                             "scheduler of issue 8)")
+    parser.add_argument("--concurrency", type=int, default=32, help="CONCURRENT_REQUESTS")
+    parser.add_argument("--per-site", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN")
+    parser.add_argument("--inline", action="store_true",
+                        help="also crawl the smallest size with extraction inline (workers 0)")
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra setting for the crawls")
+    parser.add_argument("--keep", action="store_true", help="keep the crawled databases")
+    parser.add_argument("--json", type=Path, default=OUT.parent / "crawl_speed.json")
+    parser.add_argument("--serve", type=float, default=0, metavar="SECONDS",
+                        help="only run the simulator this long (feed lists in bench/out/"
+                             "crawl_speed/feeds-SIZE.txt), e.g. to profile a crawl by hand")
+    args = parser.parse_args()
+    if args.workers != 1:
+        parser.error("--workers > 1 needs the shared Redis frontier (issue 8); not yet built")
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+
+    templates = [Template(p) for p in corpus_pages(CORPUS)]
+    pages = PageSet(templates, args.dup_share)
+    print(f"{len(templates)} corpus pages; crawls of {', '.join(map(str, sizes))} pages on "
+          f"{args.sites} sites, {args.dup_share:.0%} near-identical copies; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    web, feeds = build_web(pages, sizes, args.sites, args.feed_items)
+    if args.serve:
+        serve(web, feeds, args.serve)
+        return
+    results: dict = {"sizes": sizes, "load_before": os.getloadavg()[0], "crawls": []}
+    try:
+        n = min(args.ceiling_pages, max(sizes))
+        results["ceiling_extract"] = ceiling(pages, n, args.cores, _extract_one)
+        print(f"(a) ceiling, extract_article on {args.cores} processes: "
+              f"{results['ceiling_extract']:.1f} pages/s", flush=True)
+        results["ceiling_analyse"] = ceiling(pages, n, args.cores, _analyse_one)
+        print(f"    extract + sketch (the workers' whole job): "
+              f"{results['ceiling_analyse']:.1f} pages/s", flush=True)
+        results["pickling"] = pickling_cost(pages)
+        for size in sizes:
+            result = crawl(feeds[size], size, args, f"crawl-{size}", args.extract_workers)
+            results["crawls"].append(result)
+            print_crawl(result, results["ceiling_extract"])
+        if args.inline:
+            result = crawl(feeds[sizes[0]], sizes[0], args, f"inline-{sizes[0]}", 0)
+            results["crawls"].append(result)
+            print_crawl(result, results["ceiling_extract"])
+    finally:
+        web.stop()
+    results["load_after"] = os.getloadavg()[0]
+    print_table(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1))
+
+
+def serve(web: LocalWeb, feeds: dict[int, list[str]], seconds: float) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for size, urls in feeds.items():
+        path = OUT / f"feeds-{size}.txt"
+        path.write_text("\n".join(urls) + "\n")
+        print(f"{size} pages: {path}", flush=True)
+    try:
+        time.sleep(seconds)
+    finally:
+        web.stop()
+
+
+def print_crawl(r: dict, ceiling_rate: float) -> None:
+    print(f"(b) {r['label']}: {r['pages']} pages ({r['articles']} articles, {r['stories']} "
+          f"stories, {r['failed']} failed) in {r['wall']:.1f} s: {r['pages_per_s']:.1f} pages/s "
+          f"= {r['pages_per_s'] / ceiling_rate:.0%} of the ceiling "
+          f"({r['pages_per_s_crawling']:.1f} pages/s after start-up)", flush=True)
+    print(f"(c) peak memory: main {r['peak_main_rss_mb']:.0f} MB RSS, with workers "
+          f"{r['peak_total_rss_mb']:.0f} MB RSS / {r['peak_total_pss_mb']:.0f} MB PSS", flush=True)
+    print(f"(d) reactor busy {r['reactor_busy']:.1%}, blocked {r['reactor_blocked']:.1%}; CPU per "
+          f"page: main {r['main_ms_per_page']:.1f} ms, workers {r['workers_ms_per_page']:.1f} ms, "
+          f"simulator {r['server_ms_per_page']:.1f} ms", flush=True)
+    for slow in r["slowest_callbacks"]:
+        print(f"    slow callback {slow['ms']:.0f} ms: {slow['name'][:100]}")
+
+
+def print_table(results: dict) -> None:
+    ceiling_rate = results["ceiling_extract"]
+    p = results["pickling"]
+    print()
+    print(f"ceiling (extract only, {os.cpu_count()} cores): {ceiling_rate:.1f} pages/s; "
+          f"extract + sketch {results['ceiling_analyse']:.1f} pages/s; pickling a page for a "
+          f"worker {p['us_per_page']} us ({p['kb_per_page']} KB)")
+    print(f"{'crawl':<14}{'pages':>7}{'pages/s':>9}{'ratio':>7}{'crawling':>10}"
+          f"{'main MB':>9}{'all MB':>8}{'PSS MB':>8}{'busy':>7}{'blocked':>9}"
+          f"{'main ms':>9}{'work ms':>9}{'srv ms':>8}")
+    for r in results["crawls"]:
+        print(f"{r['label']:<14}{r['pages']:>7}{r['pages_per_s']:>9.1f}"
+              f"{r['pages_per_s'] / ceiling_rate:>7.0%}{r['pages_per_s_crawling']:>10.1f}"
+              f"{r['peak_main_rss_mb']:>9.0f}{r['peak_total_rss_mb']:>8.0f}"
+              f"{r['peak_total_pss_mb']:>8.0f}{r['reactor_busy']:>7.1%}{r['reactor_blocked']:>9.1%}"
+              f"{r['main_ms_per_page']:>9.1f}{r['workers_ms_per_page']:>9.1f}"
+              f"{r['server_ms_per_page']:>8.1f}")
+    print(f"load average {results['load_before']:.1f} before, {results['load_after']:.1f} after "
+          f"(other work on the machine lowers every figure; compare ratios)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Throughput plumbing: the reactor monitor measures, and the process pool changes nothing.
+
+Nothing here is timed (bench/crawl_speed.py measures speed); these tests check that the
+figures the benchmark relies on are produced, and that extracting in worker processes stores
+exactly what extracting inline stores.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+import time
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from crawler.demo.server import LocalWeb, Resource, Site
+from crawler.reactor_monitor import ReactorMonitor
+from tests.conftest import run_cli
+from tests.pages import article_page, rss
+
+FAST = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
+        "-s", "AUTOTHROTTLE_ENABLED=False", "-q"]
+
+
+# ---------------------------------------------------------------- the monitor on its own
+
+
+def _blocking_callback() -> None:
+    time.sleep(0.06)  # what trafilatura inline or a long SQL batch does to the loop
+
+
+def test_monitor_counts_a_blocking_callback_and_names_it():
+    crawler = get_crawler(settings_dict={"CRAWLER_REACTOR_MONITOR": True,
+                                         "CRAWLER_REACTOR_MONITOR_STALL": 0.03})
+    monitor = ReactorMonitor.from_crawler(crawler)
+
+    async def crawl_like() -> None:
+        monitor.spider_opened(None)
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            loop.call_soon(lambda: None)
+        loop.call_soon(_blocking_callback)
+        await asyncio.sleep(0.1)
+        monitor.spider_closed(None, "finished")
+
+    asyncio.run(crawl_like())
+    report = monitor.report
+    assert report["stalls"] == 1
+    assert report["callbacks"] >= 21
+    assert 0.3 < report["blocked_share"] <= report["busy_share"] <= 1
+    assert report["slowest"][0]["ms"] >= 60
+    assert "_blocking_callback" in report["slowest"][0]["name"]
+    assert crawler.stats.get_value("reactor/stalls") == 1
+
+
+def test_monitor_is_off_unless_asked():
+    from scrapy.exceptions import NotConfigured
+    with pytest.raises(NotConfigured):
+        ReactorMonitor.from_crawler(get_crawler(settings_dict={}))
+
+
+# ---------------------------------------------------------------- pool vs inline
+
+
+def _paragraphs(rng: random.Random, vocabulary: list[str], n: int) -> list[str]:
+    return [" ".join(rng.choice(vocabulary) for _ in range(35)).capitalize() + "."
+            for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def web():
+    """Two sites, 14 articles; three are copies of another site's article (one story each)."""
+    rng = random.Random(3)
+    vocabulary = ["".join(rng.choice("abcdefghiklmnoprstuwz") for _ in range(rng.randint(3, 9)))
+                  for _ in range(4000)]
+    sites = [Site("a", "127.0.0.41"), Site("b", "127.0.0.42")]
+    with LocalWeb(sites) as w:
+        texts = {i: _paragraphs(rng, vocabulary, 5) for i in range(11)}
+        for name, numbers in (("a", range(0, 7)), ("b", range(7, 11))):
+            site = w[name]
+            site.routes["/robots.txt"] = Resource("User-agent: *\n", "text/plain")
+            items = []
+            for i in numbers:
+                site.routes[f"/{i}.html"] = Resource(article_page(f"Meldung {i}", texts[i]))
+                items.append({"title": f"Meldung {i}", "link": site.url(f"/{i}.html")})
+            if name == "b":  # republished copies, other chrome, of three stories of site a
+                for i in (1, 2, 3):
+                    site.routes[f"/copy-{i}.html"] = Resource(article_page(
+                        f"Kopie {i}", texts[i], chrome="republisher"))
+                    items.append({"title": f"Kopie {i}", "link": site.url(f"/copy-{i}.html")})
+            site.routes["/rss.xml"] = Resource(rss(name, items), "application/rss+xml")
+        yield w
+
+
+def _crawl(web, tmp_path, workers: int) -> tuple[sqlite3.Connection, dict]:
+    db, report = tmp_path / f"w{workers}.db", tmp_path / f"reactor-{workers}.json"
+    result = run_cli("crawl", web["a"].url("/rss.xml"), web["b"].url("/rss.xml"), "--db", db,
+                     "--workers", workers, *FAST, "-s", "CRAWLER_REACTOR_MONITOR=True",
+                     "-s", f"CRAWLER_REACTOR_MONITOR_FILE={report}")
+    assert result.returncode == 0, result.stderr
+    return sqlite3.connect(db), json.loads(report.read_text())
+
+
+def _stored(db: sqlite3.Connection) -> dict:
+    """Everything the crawl stored, independent of the order pages finished in."""
+    articles = db.execute(
+        "SELECT url, fetched_url, site, title, author, published, language, text, word_count, "
+        "content_hash FROM articles ORDER BY url").fetchall()
+    by_story: dict[int, set[str]] = {}
+    for url, story in db.execute("SELECT url, story_id FROM articles"):
+        by_story.setdefault(story, set()).add(url)
+    feeds = db.execute("SELECT a.url, f.url FROM article_feeds af JOIN articles a "
+                       "ON a.id = af.article_id JOIN feeds f ON f.id = af.feed_id "
+                       "ORDER BY 1, 2").fetchall()
+    links = db.execute("SELECT a.url, o.url, l.method FROM article_links l JOIN articles a "
+                       "ON a.id = l.article_id JOIN articles o ON o.id = l.other_id").fetchall()
+    return {"articles": articles, "stories": sorted(sorted(s) for s in by_story.values()),
+            "feeds": feeds, "links": sorted(tuple(sorted(l[:2])) for l in links),
+            "n_stories": db.execute("SELECT count(*) FROM stories").fetchone()[0]}
+
+
+def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
+    pooled_db, pooled_report = _crawl(web, tmp_path, 2)
+    inline_db, inline_report = _crawl(web, tmp_path, 0)
+    pooled, inline = _stored(pooled_db), _stored(inline_db)
+    assert len(pooled["articles"]) == 14
+    assert pooled["n_stories"] == 11  # the three copies joined their originals
+    assert pooled == inline
+    for report in (pooled_report, inline_report):
+        assert report["callbacks"] > 100
+        assert 0 < report["busy_share"] <= 1 and 0 <= report["blocked_share"] <= 1
+        assert report["elapsed"] > 0 and report["cpu_seconds"] > 0
