@@ -51,6 +51,12 @@ _CONTROL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x1b
     bytes(range(0x1c, 0x20)) + b"\x7f"
 _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 _WORD = re.compile(r"\w+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+#: A text none of whose lines is this long is a menu, a tag cloud or button labels, not an
+#: article (trafilatura's last-resort "baseline" returns such page furniture).
+MIN_LONGEST_LINE = 60
+_TITLE_SEPARATOR = re.compile(r"(\s+[|\-–—·•:]\s+|\s*\|\s*)")
+_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _LANG_SUBTAG = re.compile(r"\s*([A-Za-z]{2})(?:[-_\s,;]|$)")
 _LANGUAGE_META = {"content-language", "og:locale", "language", "dc.language"}
 #: Not text: a body starting like this is a PDF, an image or an archive behind an HTML link.
@@ -88,10 +94,12 @@ def extract_article(body: bytes, url: str, *, encoding: str | None = None) -> di
     if doc is None:
         return article
     text = article_text(doc.body, doc.title)
+    if not any(len(line) >= MIN_LONGEST_LINE for line in text.splitlines()):
+        text = ""
     categories = list(dict.fromkeys(c for c in (doc.categories or []) + (doc.tags or []) if c))
     article.update(
         text=text,
-        title=doc.title or None,
+        title=clean_title(doc.title, doc.sitename, url),
         author=doc.author or None,
         published=normalize_published(doc.date),
         language=page_language(tree) or detect_language(text),
@@ -132,8 +140,12 @@ def utf8_html(body: bytes, encoding: str | None = None) -> bytes:
     try:
         body.decode("utf-8")
         return body[3:] if body.startswith(b"\xef\xbb\xbf") else body
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        if error.start >= len(body) - 3:  # a download cut inside the last character
+            return body[:error.start]
+        text = body.decode("utf-8", "replace")
+        if text.count("\ufffd") < 0.5 * len(_NON_ASCII.findall(text)):
+            return text.encode("utf-8")  # UTF-8 with a few broken bytes, not a legacy charset
     enc, text = html_to_unicode(header, body, auto_detect_fun=_detect_encoding)
     if enc.replace("_", "-").lower() in ("utf-8", "utf8"):  # labelled UTF-8, but is not
         text = body.decode(_detect_encoding(body) or "cp1252", errors="replace")
@@ -191,6 +203,25 @@ def _tokens(text: str) -> str:
 def _date_params() -> dict:
     return {"original_date": True, "extensive_search": True,
             "max_date": datetime.now().strftime("%Y-%m-%d"), "outputformat": _DATE_FORMAT}
+
+
+def clean_title(title: str | None, sitename: str | None, url: str) -> str | None:
+    """The headline without the "| Site" / "- Site.de" / "– DW – 13.06.2023" tail of <title>
+    and og:title: trailing parts that name the site or its host, or are a date, are cut."""
+    if not title:
+        return None
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    names = {_tokens(n) for n in (sitename, host, host.rsplit(".", 1)[0]) if n}
+    parts = _TITLE_SEPARATOR.split(title.strip())
+    while len(parts) > 2:
+        tail = parts[-1].strip()
+        tail_key = _tokens(tail)
+        if not tail_key or tail_key in names or _tokens(tail.removeprefix("www.")) in names \
+                or _DATE_LIKE.fullmatch(tail) or (host and tail.lower() == host.lower()):
+            parts = parts[:-2]  # the tail and its separator
+        else:
+            break
+    return "".join(parts).strip() or title.strip()
 
 
 def normalize_published(value: str | None) -> str | None:
