@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a setting, e.g. -s DEDUP_THRESHOLD=0.5")
     dedup.set_defaults(func=cmd_dedup)
 
-    for module in ("crawler.analysis.cli", "crawler.scrape_cli", "crawler.status"):
+    for module in ("crawler.analysis.cli", "crawler.scrape_cli", "crawler.status",
+                   "crawler.distributed.cli"):
         try:
             __import__(module, fromlist=["register"]).register(sub, Formatter)
         except ModuleNotFoundError as exc:

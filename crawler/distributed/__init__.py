@@ -1,0 +1,103 @@
+"""Scale out on Redis: many crawler processes on many machines, one frontier, one SQLite writer.
+
+``crawler worker`` processes share scrapy-redis's request queue and seen-URL filter, so each URL
+is fetched once across all of them; they fetch, extract and sketch (the usual ExtractPipeline)
+and send every result (article with its fingerprint, failure, feed state, feed link) into one
+Redis stream. ``crawler store`` is the single writer: it reads the stream with a consumer group,
+writes through the same code path as a local crawl (``crawler.pipelines.store_page``), gives
+each new article its story (the story index lives with the writer, in SQLite) and acknowledges
+the entries only after the SQLite commit. Nothing is lost when a process dies: a worker's
+requests in flight are leased and go back to the queue when its heartbeat stops; the writer's
+unacknowledged entries are claimed again by the next writer.
+
+This package imports scrapy_redis and redis; nothing outside it does, so a plain
+``crawler crawl`` needs neither.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "crawler"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis keys of one distributed crawl; ``prefix`` lets several crawls share a server."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def start(self) -> str:
+        """List of feeds to fetch, JSON ``{"url": ...}`` (scrapy-redis's start URLs)."""
+        return f"{self.prefix}:start"
+
+    @property
+    def requests(self) -> str:
+        """scrapy-redis's request queue (sorted set of serialized requests)."""
+        return f"{self.prefix}:requests"
+
+    @property
+    def seen(self) -> str:
+        """scrapy-redis's RFPDupeFilter set: every request fingerprint ever scheduled."""
+        return f"{self.prefix}:seen"
+
+    @property
+    def results(self) -> str:
+        """The stream workers send results to and the writer reads (consumer group WRITER_GROUP)."""
+        return f"{self.prefix}:results"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    def alive(self, worker: str) -> str:
+        """A worker's heartbeat key; it expires when the worker stops beating."""
+        return f"{self.prefix}:alive:{worker}"
+
+    def inflight(self, worker: str) -> str:
+        """Hash lease id -> serialized request: what the worker took and has not finished."""
+        return f"{self.prefix}:inflight:{worker}"
+
+    @property
+    def writer(self) -> str:
+        """The single writer's lock."""
+        return f"{self.prefix}:writer"
+
+    @property
+    def feeds(self) -> str:
+        """Hash feed URL -> JSON {etag, last_modified}: conditional GETs for the workers."""
+        return f"{self.prefix}:feeds"
+
+    @property
+    def links(self) -> str:
+        """Hash article URL -> JSON list of feeds that list it, for articles not stored yet."""
+        return f"{self.prefix}:links"
+
+
+WRITER_GROUP = "writer"
+
+
+def connect(url: str):
+    """A redis-py client for ``url`` (redis://host:port/db), checked with PING."""
+    import redis
+
+    from crawler.errors import UserError
+
+    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
+                                  retry_on_timeout=True)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise UserError(f"cannot reach Redis at {url}: {exc}") from exc
+    return client
+
+
+def ensure_group(client, keys: Keys) -> None:
+    """Create the writer's consumer group from the stream's start (idempotent)."""
+    import redis
+
+    try:
+        client.xgroup_create(keys.results, WRITER_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise

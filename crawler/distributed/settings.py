@@ -1,0 +1,50 @@
+"""Settings of a distributed crawl: scrapy-redis's scheduler and filter, and our own defaults.
+
+The defaults are documented here (and in the README); ``-s NAME=VALUE`` overrides any of them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import DEFAULT_PREFIX, Keys
+
+DEFAULTS: dict[str, Any] = {
+    #: Namespace of the crawl's Redis keys (several crawls can share one server).
+    "CRAWLER_REDIS_PREFIX": DEFAULT_PREFIX,
+    #: Seconds a worker's heartbeat lives; a worker silent this long is dead and the requests it
+    #: held go back to the queue (it beats three times per period).
+    "CRAWLER_REDIS_HEARTBEAT": 30.0,
+    #: A worker (and `crawler store --idle-exit`) stops after this many seconds with nothing
+    #: left to do anywhere; 0: keep waiting for new feeds (a service).
+    "CRAWLER_REDIS_IDLE_EXIT": 0.0,
+    #: Seconds between an idle worker's looks at the shared queue (Scrapy alone: 5).
+    "CRAWLER_REDIS_POLL": 0.5,
+    #: Seconds the writer's lock lives unless renewed; a restarted writer waits at most this.
+    "CRAWLER_REDIS_WRITER_TTL": 15.0,
+}
+
+STORE_PIPELINE = "crawler.pipelines.StorePipeline"
+PUSH_PIPELINE = "crawler.distributed.pipelines.RedisPushPipeline"
+
+
+def worker_settings(redis_url: str, prefix: str, pipelines: dict[str, int]) -> dict[str, Any]:
+    """What turns a local crawl into a worker: scrapy-redis's Scheduler with our leased queue,
+    its RFPDupeFilter as the shared seen-filter, kept between runs (SCHEDULER_PERSIST); no
+    database; the results go to Redis instead of StorePipeline."""
+    keys = Keys(prefix)
+    pipelines = dict(pipelines)
+    order = pipelines.pop(STORE_PIPELINE, 800)
+    pipelines[PUSH_PIPELINE] = order
+    return {
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER_QUEUE_CLASS": "crawler.distributed.queue.LeasedQueue",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": keys.requests,
+        "SCHEDULER_DUPEFILTER_KEY": keys.seen,
+        "REDIS_START_URLS_KEY": keys.start,
+        "REDIS_URL": redis_url,
+        "CRAWLER_REDIS_PREFIX": prefix,
+        "CRAWLER_DB": "",
+        "ITEM_PIPELINES": pipelines,
+    }

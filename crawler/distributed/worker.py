@@ -1,0 +1,67 @@
+"""Run one worker process, and put feeds into the shared queue."""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from typing import Any
+
+from . import Keys, connect, ensure_group
+from .settings import DEFAULTS, worker_settings
+
+
+def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = None) -> dict:
+    """Crawl from the shared queue until stopped (or idle: CRAWLER_REDIS_IDLE_EXIT)."""
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.crawl import project_settings, quiet_noisy_loggers
+
+    from .spider import RedisFeedSpider
+
+    # scrapy-redis 0.9 still passes spider= to the stats collector (deprecated in Scrapy 2.13)
+    warnings.filterwarnings("ignore", message="Passing a 'spider' argument to StatsCollector")
+    pipelines = project_settings().getdict("ITEM_PIPELINES")
+    overrides = {**DEFAULTS, **worker_settings(redis_url, prefix, pipelines), **(settings or {})}
+    process = CrawlerProcess(project_settings(overrides))
+    quiet_noisy_loggers(process.settings)
+    crawler = process.create_crawler(RedisFeedSpider)
+    started = time.monotonic()
+    process.crawl(crawler)
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    reason = str(stats.get("finish_reason") or "interrupted")
+    return {
+        "status": "finished" if reason == "finished" else reason,
+        "elapsed": round(time.monotonic() - started, 2),
+        "worker": getattr(crawler.spider, "worker_id", None),
+        "pages": int(stats.get("response_received_count", 0)),
+        "sent": int(stats.get("news/articles_sent", 0)),
+        "feeds": int(stats.get("news/feeds_done", 0)),
+        "failed": int(stats.get("news/articles_failed", 0)),
+    }
+
+
+def enqueue(redis_url: str, prefix: str, feeds: list[str]) -> int:
+    """Push feed URLs for the workers; returns how many feeds wait now."""
+    client = connect(redis_url)
+    keys = Keys(prefix)
+    ensure_group(client, keys)  # results sent before the writer first starts are kept
+    if feeds:
+        client.rpush(keys.start, *[json.dumps({"url": url}) for url in feeds])
+    return client.llen(keys.start)
+
+
+def status(redis_url: str, prefix: str) -> dict[str, int]:
+    """How far the distributed crawl is: queued feeds and requests, leases, results waiting."""
+    client = connect(redis_url)
+    keys = Keys(prefix)
+    workers = [w.decode() for w in client.smembers(keys.workers)]
+    alive = [w for w in workers if client.exists(keys.alive(w))]
+    return {
+        "feeds queued": client.llen(keys.start),
+        "requests queued": client.zcard(keys.requests),
+        "URLs seen": client.scard(keys.seen),
+        "workers alive": len(alive),
+        "requests in flight": sum(client.hlen(keys.inflight(w)) for w in workers),
+        "results waiting": client.xlen(keys.results) if client.exists(keys.results) else 0,
+    }

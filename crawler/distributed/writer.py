@@ -1,0 +1,287 @@
+"""``crawler store``: the single SQLite writer of a distributed crawl.
+
+Reads the results stream with a consumer group (XREADGROUP), writes each batch in one SQLite
+transaction through the local crawl's own write path (``crawler.pipelines.store_page``: the
+articles, their feeds, their stories), and acknowledges the entries (XACK, then XDEL) only after
+the commit. A writer killed before its XACK leaves the entries pending; the next writer claims
+them (XAUTOCLAIM) and writes them again, which stores nothing twice (articles.url is unique).
+A Redis lock keeps writers single, so the story index (in SQLite, next to the articles) has one
+owner.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any, Callable
+
+from crawler import store
+from crawler.dedup import DedupParams
+from crawler.dedup.stories import StoryAssigner
+from crawler.errors import UserError
+from crawler.pipelines import store_page
+
+from . import WRITER_GROUP, Keys, ensure_group
+from .messages import decode
+
+logger = logging.getLogger(__name__)
+
+_REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class WriterLock:
+    """Only one writer per crawl (prefix): a Redis key with a token and a time to live that the
+    holder renews; a killed writer's lock expires after ``ttl`` seconds."""
+
+    def __init__(self, client, key: str, ttl: float):
+        self.client, self.key, self.ttl_ms = client, key, int(ttl * 1000)
+        self.token = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self._refresh = client.register_script(_REFRESH)
+        self._release = client.register_script(_RELEASE)
+        self.renewed = 0.0
+
+    def acquire(self, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while not self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            if time.monotonic() >= deadline:
+                holder = (self.client.get(self.key) or b"?").decode()
+                raise UserError(f"another writer ({holder}) is storing this crawl; "
+                                f"one writer per Redis prefix")
+            time.sleep(0.2)
+        self.renewed = time.monotonic()
+
+    def renew(self) -> None:
+        if time.monotonic() - self.renewed < self.ttl_ms / 3000:
+            return
+        if not self._refresh(keys=[self.key], args=[self.token, self.ttl_ms]):
+            raise UserError("lost the writer lock (stalled longer than its time to live?)")
+        self.renewed = time.monotonic()
+
+    def release(self) -> None:
+        self._release(keys=[self.key], args=[self.token])
+
+
+class Writer:
+    """Drain the results stream into one SQLite database."""
+
+    def __init__(self, client, keys: Keys, db, params: DedupParams, *, crawl_id: int,
+                 batch_size: int = 100, min_words: int = 1):
+        self.client = client
+        self.keys = keys
+        self.db = db
+        self.assigner = StoryAssigner(db, params)
+        self.crawl_id = crawl_id
+        self.batch_size = batch_size
+        self.min_words = min_words
+        self.consumer = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.stats: Counter = Counter()
+
+    # ------------------------------------------------------------ reading
+    def claim_pending(self) -> int:
+        """Take over every entry a dead writer read but never acknowledged."""
+        claimed, cursor = 0, "0-0"
+        while True:
+            cursor, entries, *_ = self.client.xautoclaim(
+                self.keys.results, WRITER_GROUP, self.consumer, min_idle_time=0,
+                start_id=cursor, count=self.batch_size)
+            claimed += len(entries)
+            if cursor in (b"0-0", "0-0"):
+                return claimed
+
+    def read(self, pending: bool, block_ms: int) -> list[tuple[bytes, dict | None]]:
+        """Entries of this consumer's own pending list (``pending``) or new ones."""
+        answer = self.client.xreadgroup(
+            WRITER_GROUP, self.consumer, {self.keys.results: "0" if pending else ">"},
+            count=self.batch_size, block=None if pending else block_ms)
+        return answer[0][1] if answer else []
+
+    # ------------------------------------------------------------ writing
+    def write(self, entries: list[tuple[bytes, dict | None]]) -> None:
+        """One SQLite transaction for the batch, then XACK: a crash in between only redoes it."""
+        messages = [decode(fields) for _, fields in entries if fields]  # None: deleted entry
+        articles = [m for m in messages if m["kind"] == "article"]
+        links = [m for m in messages if m["kind"] == "link"]
+        wanted = sorted({m["page"].url for m in articles} | {m["url"] for m in links})
+        waiting = dict(zip(wanted, self.client.hmget(self.keys.links, wanted))) if wanted else {}
+        waiting = {url: json.loads(v) for url, v in waiting.items() if v}
+        resolved: set[str] = set()
+        with store.transaction(self.db):
+            for m in articles:
+                page = m["page"]
+                feeds = set(m["feeds"]) | set(waiting.get(page.url, ()))
+                resolved.add(page.url)
+                self.count(store_page(self.db, self.assigner, page, m["article"], feeds=feeds,
+                                      crawl_id=self.crawl_id, keep_html=bool(page.body),
+                                      min_words=self.min_words))
+            for m in messages:
+                if m["kind"] == "failure":
+                    fields = {k: v for k, v in m.items() if k not in ("kind", "what")}
+                    store.record_failure(self.db, crawl_id=self.crawl_id, kind=m["what"],
+                                         **fields)
+                    self.count([f"reason/{m['reason']}"]
+                               + (["articles_failed"] if m["what"] == "article" else []))
+                elif m["kind"] == "feed":
+                    self.feed_fetched(m)
+                elif m["kind"] == "validators":
+                    store.update_feed(self.db, m["url"], etag=m["etag"],
+                                      last_modified=m["last_modified"])
+            unresolved = self.link_all(links, waiting, resolved)
+        validators = {m["url"]: json.dumps({k: m.get(k) for k in ("etag", "last_modified")})
+                      for m in messages if m["kind"] == "validators"
+                      and (m.get("etag") or m.get("last_modified"))}
+        ids = [entry_id for entry_id, _ in entries]
+        with self.client.pipeline() as pipe:  # after the commit: MULTI ... EXEC
+            pipe.xack(self.keys.results, WRITER_GROUP, *ids).xdel(self.keys.results, *ids)
+            if resolved & set(waiting):
+                pipe.hdel(self.keys.links, *(resolved & set(waiting)))
+            if unresolved:
+                pipe.hset(self.keys.links, mapping={u: json.dumps(sorted(f))
+                                                    for u, f in unresolved.items()})
+            if validators:
+                pipe.hset(self.keys.feeds, mapping=validators)
+            pipe.execute()
+        self.stats["entries"] += len(entries)
+
+    def feed_fetched(self, m: dict) -> None:
+        fields = {k: v for k, v in m.items() if k not in ("kind", "url")}
+        store.feed_fetched(self.db, m["url"], **fields)
+        self.count(["feeds_done"] + (["feeds_unchanged"] if m.get("status") == 304 else [])
+                   + (["feeds_failed"] if m.get("error") else ["feeds_ok"]))
+
+    def link_all(self, links: list[dict], waiting: dict, resolved: set[str]) -> dict[str, set]:
+        """Link known articles to one more feed; keep links to articles not stored yet (another
+        worker is still on them) in Redis until their article arrives."""
+        unresolved: dict[str, set] = {}
+        for m in links:
+            url = m["url"]
+            feeds = {m["feed_url"]} | set(waiting.get(url, ())) | unresolved.pop(url, set())
+            article_id = store.article_id_for(self.db, url)
+            if article_id is None:
+                unresolved[url] = feeds
+                continue
+            for feed_url in feeds:
+                store.link_article_feed(self.db, article_id, feed_url)
+            resolved.add(url)
+            self.count(["articles_known"])
+        return unresolved
+
+    def count(self, keys: list[str]) -> None:
+        for key in keys:
+            self.stats[f"news/{key}"] += 1
+
+    # ------------------------------------------------------------ the loop
+    def workers_left(self) -> bool:
+        """Could more results come: feeds or requests queued, or a worker alive?"""
+        if self.client.llen(self.keys.start) or self.client.zcard(self.keys.requests):
+            return True
+        workers = [w.decode() for w in self.client.smembers(self.keys.workers)]
+        return any(self.client.exists(self.keys.alive(w)) for w in workers)
+
+    def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float = 1.0,
+            progress: Callable[[str], None] | None = None, interval: float = 5.0) -> None:
+        """Write until stopped (or, with ``idle_exit``, until nothing came for that many
+        seconds while no worker was alive and nothing was queued)."""
+        self.stats["claimed"] = self.claim_pending()
+        pending, last_work, last_report = True, time.monotonic(), time.monotonic()
+        while True:
+            lock.renew()
+            entries = self.read(pending, int(block * 1000))
+            if entries:
+                self.write(entries)
+                last_work = time.monotonic()
+            elif pending:
+                pending = False  # own backlog done: from now on new entries
+            elif idle_exit and time.monotonic() - last_work >= idle_exit \
+                    and not self.workers_left():
+                return
+            if progress and time.monotonic() - last_report >= interval:
+                last_report = time.monotonic()
+                progress(self.progress_line())
+
+    def progress_line(self) -> str:
+        get = lambda k: self.stats.get(f"news/{k}", 0)  # noqa: E731
+        backlog = self.client.xlen(self.keys.results)
+        return (f"stored {get('articles_new')} new, {get('articles_known')} known, "
+                f"{get('articles_failed')} failed · feeds {get('feeds_done')} · "
+                f"stream backlog {backlog}")
+
+
+def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str, Any],
+               idle_exit: float = 0.0, quiet: bool = False) -> dict:
+    """Open the database and the stream, write until done; returns the crawl summary."""
+    from crawler.crawl import project_settings, summarize
+    from crawler.lock import CrawlLock
+
+    from . import connect
+
+    s = project_settings(settings)
+    client = connect(redis_url)
+    keys = Keys(prefix)
+    lock = WriterLock(client, keys.writer, s.getfloat("CRAWLER_REDIS_WRITER_TTL"))
+    with CrawlLock(db_path, wait=s.getfloat("CRAWLER_LOCK_WAIT")):
+        lock.acquire(wait=s.getfloat("CRAWLER_REDIS_WRITER_TTL") + 1)
+        db = store.open_db(db_path)
+        crawl_id = store.start_crawl(db, "redis", {"redis": _safe_url(redis_url),
+                                                   "prefix": prefix})
+        ensure_group(client, keys)
+        publish_validators(client, keys, db)
+        writer = Writer(client, keys, db, DedupParams.from_settings(s), crawl_id=crawl_id,
+                        batch_size=s.getint("CRAWLER_STORE_BATCH_SIZE"),
+                        min_words=s.getint("CRAWLER_MIN_WORDS"))
+        started, status = time.monotonic(), "interrupted"
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            writer.run(lock, idle_exit=idle_exit,
+                       progress=None if quiet else lambda line: print(line, file=sys.stderr))
+            status = "finished"
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            lock.release()
+            stats = dict(writer.stats)
+            stats["response_received_count"] = stats.get("news/articles_new", 0) + \
+                stats.get("news/articles_known", 0) + stats.get("news/articles_failed", 0)
+            summary = summarize(db, crawl_id, stats, time.monotonic() - started)
+            store.finish_crawl(db, crawl_id, status, summary["counts"])
+            db.close()
+    summary["status"] = status
+    summary["entries"] = writer.stats["entries"]
+    summary["claimed"] = writer.stats["claimed"]
+    return summary
+
+
+def publish_validators(client, keys: Keys, db) -> None:
+    """Stored ETag/Last-Modified of every feed, for the workers' conditional GETs."""
+    rows = db.execute("SELECT url, etag, last_modified FROM feeds "
+                      "WHERE etag IS NOT NULL OR last_modified IS NOT NULL").fetchall()
+    if rows:
+        client.hset(keys.feeds, mapping={url: json.dumps({"etag": e, "last_modified": lm})
+                                         for url, e, lm in rows})
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _safe_url(url: str) -> str:
+    """The Redis URL without its password, for the `crawls` row."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}:{parts.port or 6379}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,226 @@
+"""Scale-out on Redis: workers share one frontier, one writer stores, nothing is lost on a kill.
+
+A real redis-server (Debian's; .ci/run installs it) runs on a free port of 127.0.0.1 with no
+persistence; the workers and the writer are real `crawler` processes crawling the demo's five
+news sites over loopback HTTP; the results are compared with a local `crawler crawl` of the
+same sites.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from crawler.demo import build_sites, feed_urls
+from crawler.demo.server import LocalWeb, Resource
+from crawler.demo.sites import all_pages
+from tests.conftest import ROOT, run_cli
+
+redis = pytest.importorskip("redis", reason="pip install '.[redis]' for the Redis tests")
+pytest.importorskip("scrapy_redis", reason="pip install '.[redis]' for the Redis tests")
+
+FAST = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
+        "-s", "AUTOTHROTTLE_ENABLED=False", "--workers", "1", "-q"]
+#: Short liveness periods, so a killed process is noticed within seconds.
+QUICK = ["-s", "CRAWLER_REDIS_HEARTBEAT=2", "-s", "CRAWLER_REDIS_WRITER_TTL=2"]
+ARTICLE_PATHS = {page.path for page in all_pages()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A private redis-server on 127.0.0.1 (skipped without one, but never under CI=true)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    else:
+        server.kill()
+        pytest.fail("redis-server did not start")
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def client(redis_url):
+    """The server, emptied for each test."""
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushall()
+    return connection
+
+
+@pytest.fixture(scope="module")
+def web():
+    with LocalWeb(build_sites()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def local_db(web, tmp_path_factory):
+    """The same sites crawled by one local process, the reference."""
+    path = tmp_path_factory.mktemp("local") / "local.db"
+    result = run_cli("crawl", *feed_urls(list(web.sites.values())), "--db", path, *FAST)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "crawler", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen, timeout: float = 90) -> str:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"{process.args}\n{out}\n{err}"
+    return out
+
+
+def read(db_path, sql: str) -> list[tuple]:
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def stories(db_path) -> set[frozenset[str]]:
+    """The stories as sets of article URLs (story ids differ between databases)."""
+    groups: dict[int, set[str]] = {}
+    for url, story in read(db_path, "SELECT url, story_id FROM articles"):
+        groups.setdefault(story, set()).add(url)
+    return {frozenset(urls) for urls in groups.values()}
+
+
+def feed_links(db_path) -> set[tuple[str, str]]:
+    return set(read(db_path, "SELECT a.url, f.url FROM article_feeds af JOIN articles a ON "
+                             "a.id = af.article_id JOIN feeds f ON f.id = af.feed_id"))
+
+
+def article_hits(web) -> Counter:
+    paths = ((site, path.split("?")[0]) for site, path, _ in web.log)
+    return Counter((site, path) for site, path in paths if path in ARTICLE_PATHS)
+
+
+def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
+        web, local_db, client, redis_url, tmp_path):
+    feeds = feed_urls(list(web.sites.values()))
+    web.log.clear()
+    db_path = tmp_path / "redis.db"
+    queued = run_cli("enqueue", "--redis", redis_url, *feeds)
+    assert queued.returncode == 0, queued.stderr
+    assert f"feeds queued: {len(feeds)}" in queued.stdout
+
+    workers = [start("worker", "--redis", redis_url, "--idle-exit", "2", *FAST, *QUICK)
+               for _ in range(3)]
+    writer = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2", "-q",
+                   *QUICK)
+    outputs = [finish(w) for w in workers]
+    summary = finish(writer)
+
+    hits = article_hits(web)
+    assert set(path for _, path in hits) == ARTICLE_PATHS
+    assert max(hits.values()) == 1, [k for k, n in hits.items() if n > 1]  # once in total
+    feed_hits = Counter(path for _, path, _ in web.log if path.split("?")[0]
+                        not in ARTICLE_PATHS and path != "/robots.txt")
+    assert max(feed_hits.values()) == 1 and sum(feed_hits.values()) == len(feeds)
+    pages = [int(out.split(" pages")[0].rsplit(" ", 1)[1]) for out in outputs]
+    assert sum(1 for n in pages if n) >= 2, outputs  # the work was shared
+
+    assert f"{len(ARTICLE_PATHS)} new" in summary
+    assert stories(db_path) == stories(local_db)
+    assert feed_links(db_path) == feed_links(local_db)  # an article of two feeds: both linked
+    sql = "SELECT url, etag, last_modified, n_fetches FROM feeds ORDER BY url"
+    assert read(db_path, sql) == read(local_db, sql)
+    assert read(db_path, "SELECT kind, status FROM crawls") == [("redis", "finished")]
+    assert client.xlen("crawler:results") == 0  # every result written and acknowledged
+    assert client.llen("crawler:start") == client.zcard("crawler:requests") == 0
+
+
+def slow_articles(web, seconds: float):
+    """Make every article page answer after ``seconds``, so a crawl can be killed halfway."""
+    saved = {}
+    for site in web.sites.values():
+        for path, route in list(site.routes.items()):
+            if path in ARTICLE_PATHS and isinstance(route, Resource):
+                saved[(site.name, path)] = route
+
+                def slow(handler, route=route):
+                    time.sleep(seconds)
+                    return route
+                site.routes[path] = slow
+    return saved
+
+
+def test_a_killed_worker_and_a_killed_writer_lose_nothing(
+        web, local_db, client, redis_url, tmp_path):
+    saved = slow_articles(web, 0.6)
+    try:
+        web.log.clear()
+        db_path = tmp_path / "redis.db"
+        feeds = feed_urls(list(web.sites.values()))
+        one = ["-s", "CONCURRENT_REQUESTS=2", *FAST, *QUICK]
+        victim = start("worker", "--redis", redis_url, "--idle-exit", "2", *one, *feeds)
+        survivor = start("worker", "--redis", redis_url, "--idle-exit", "2", *one)
+        writer = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2", "-q",
+                       *QUICK)
+
+        deadline = time.monotonic() + 60
+        while sum(article_hits(web).values()) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        leased = sum(client.hlen(key) for key in client.keys(f"crawler:inflight:*-{victim.pid}-*"))
+        victim.send_signal(signal.SIGKILL)  # halfway: requests leased, pages being extracted
+        victim.wait()
+        while not (db_path.exists() and read(db_path, "SELECT count(*) FROM articles")[0][0]
+                   >= 3) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        writer.send_signal(signal.SIGKILL)  # between reading the stream and acknowledging
+        writer.wait()
+        assert survivor.poll() is None, "the crawl ended before the kills: slow the pages"
+        stored_before = read(db_path, "SELECT count(*) FROM articles")[0][0]
+        assert stored_before < len(ARTICLE_PATHS)
+
+        restarted = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2",
+                          "-q", *QUICK)
+        finish(survivor)
+        summary = finish(restarted)
+    finally:
+        for (name, path), route in saved.items():
+            web.sites[name].routes[path] = route
+
+    urls = [url for (url,) in read(db_path, "SELECT url FROM articles")]
+    assert len(urls) == len(set(urls)) == len(ARTICLE_PATHS)  # all of them, each once
+    hits = article_hits(web)
+    assert {p for _, p in hits} == ARTICLE_PATHS
+    refetched = sum(n - 1 for n in hits.values())
+    assert refetched <= leased + 2  # only what the dead worker held is fetched again
+    assert stories(db_path) == stories(local_db)
+    assert client.xlen("crawler:results") == 0
+    assert not client.xpending("crawler:results", "writer")["pending"]
+    assert not [k for k in client.keys("crawler:inflight:*")]  # every lease released
+    assert "new" in summary
