@@ -133,11 +133,11 @@ def read_state(path: Path) -> dict | None:
         return None
 
 
-def open_jobs(db_path: str, settings) -> list[dict]:
+def open_jobs(db_path: str, jobs_dir: str = "") -> list[dict]:
     """The jobs left behind by crawls of ``db_path`` that did not finish (for ``crawler
     status``): how they ended ('running' means killed, or still running), cached pages."""
     db = Path(db_path).resolve()
-    root = Path(settings.get("CRAWLER_JOBS_DIR") or db.parent / "jobs")
+    root = Path(jobs_dir or db.parent / "jobs")
     jobs = []
     for folder in sorted(root.glob("*/")) if root.exists() else []:
         state = read_state(folder / "job.json")

@@ -44,8 +44,8 @@ def ago(when: str | None, now: datetime) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from crawler import settings as defaults
     from crawler import store
-    from crawler.crawl import project_settings
     from crawler.jobs import open_jobs
 
     if not Path(args.db).exists():
@@ -56,7 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     finally:
         db.close()
     now = datetime.now(timezone.utc)
-    jobs = open_jobs(args.db, project_settings())
+    jobs = open_jobs(args.db, defaults.CRAWLER_JOBS_DIR)
     if args.json:
         for feed in feeds:
             print(json.dumps({**feed, "state": feed_state(feed, now)}, ensure_ascii=False))
