@@ -26,7 +26,7 @@ import logging
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
 from crawler.dberrors import fatal_database_error
@@ -60,24 +60,34 @@ def ip_literal(host: str) -> Address | None:
         return None
 
 
+def _networks(values: Iterable[str], setting: str) -> list:
+    try:
+        return [ipaddress.ip_network(v.strip(), strict=False) for v in values if v.strip()]
+    except ValueError as exc:  # never NotConfigured: that would switch the guard off silently
+        raise ValueError(f"{setting}: {exc}") from exc
+
+
 class UrlSafetyMiddleware:
     """Refuse other schemes, non-public addresses reached from a public start, foreign networks."""
 
-    def __init__(self, crawler, allow_private: bool, only_networks: Iterable[str]):
+    def __init__(self, crawler, allow_private: bool, only_networks: Iterable[str] = (),
+                 private_networks: Iterable[str] = ()):
         self.crawler = crawler
         self.allow_private = allow_private
-        try:
-            self.only_networks = [ipaddress.ip_network(n.strip(), strict=False)
-                                  for n in only_networks if n.strip()]
-        except ValueError as exc:
-            raise NotConfigured(f"CRAWLER_ONLY_NETWORKS: {exc}") from exc
+        self.only_networks = _networks(only_networks, "CRAWLER_ONLY_NETWORKS")
+        self.private_networks = _networks(private_networks, "CRAWLER_PRIVATE_NETWORKS")
         self.addresses: dict[str, Address | None] = {}  # host -> resolved address (cached)
 
     @classmethod
     def from_crawler(cls, crawler):
         s = crawler.settings
         return cls(crawler, s.getbool("CRAWLER_ALLOW_PRIVATE_ADDRESSES"),
-                   s.getlist("CRAWLER_ONLY_NETWORKS"))
+                   s.getlist("CRAWLER_ONLY_NETWORKS"), s.getlist("CRAWLER_PRIVATE_NETWORKS"))
+
+    def is_private(self, address: Address) -> bool:
+        if self.private_networks:
+            return any(address in net for net in self.private_networks)
+        return not is_public(address)
 
     def refuse(self, reason: str, message: str):
         self.crawler.stats.inc_value(f"news/refused/{reason}")
@@ -95,10 +105,11 @@ class UrlSafetyMiddleware:
                 self.refuse("outside_networks",
                             f"{request.url}: host outside CRAWLER_ONLY_NETWORKS")
             return
-        if self.allow_private:
-            return
+        if self.allow_private or (request.meta.get("dont_obey_robotstxt")
+                                  and parts.path == "/robots.txt"):
+            return  # robots.txt is asked only of hosts that passed this check (or the seed)
         address = literal or await self.resolve(host)
-        if address is None or is_public(address):
+        if address is None or not self.is_private(address):
             return  # unresolvable hosts fail in the downloader with their own reason
         if await self.started_public(request):
             self.refuse("private_address",
@@ -108,22 +119,26 @@ class UrlSafetyMiddleware:
     async def started_public(self, request) -> bool:
         """Did the crawl that led to ``request`` start on a public host?
 
-        The start of a request is its feed (or ``seed_url``) as kept in ``meta`` across
-        redirects; requests without one (robots.txt) are judged by all the crawl's start URLs.
+        Starts are what the user gave: the feeds (or the site) of the crawl. A request that
+        names its feed in ``meta["feed_url"]`` (kept across redirects) is judged by that feed;
+        any other by all of them (public if one is public): a sitemap or feed found on a
+        public site is no licence to reach private addresses.
         """
-        seed = request.meta.get("feed_url") or request.meta.get("seed_url")
         spider = self.crawler.spider
-        seeds = [seed] if seed else list(getattr(spider, "feed_urls", None)
-                                         or getattr(spider, "start_urls", None) or [])
-        seeds = [s for s in seeds if isinstance(s, str) and "://" in s]
+        seeds = [u for u in [*(getattr(spider, "feed_urls", None) or ()),
+                             *(getattr(spider, "start_urls", None) or ()),
+                             getattr(spider, "site_url", None)]
+                 if isinstance(u, str) and "://" in u]
+        if request.meta.get("feed_url") in seeds:
+            seeds = [request.meta["feed_url"]]
         if not seeds:
             return True
         for url in seeds:
             host = urlsplit(url).hostname or ""
             address = ip_literal(host) or await self.resolve(host)
-            if address is not None and not is_public(address):
-                return False
-        return True
+            if address is None or not self.is_private(address):
+                return True
+        return False
 
     async def resolve(self, host: str) -> Address | None:
         """The address the downloader will connect to: Scrapy's cached resolver answers both."""

@@ -61,6 +61,9 @@ CRAWLER_ALLOW_PRIVATE_ADDRESSES = False
 #: If set (e.g. ["127.0.0.0/8"]), only IP-literal hosts in these networks are fetched and no
 #: name is ever looked up: a sandbox for tests and closed networks.
 CRAWLER_ONLY_NETWORKS: list[str] = []
+#: Networks treated as private (CIDR list); empty: every address that is not globally routable
+#: (RFC 1918, loopback, link-local incl. 169.254.169.254, CGNAT, ULA, reserved ...).
+CRAWLER_PRIVATE_NETWORKS: list[str] = []
 #: Seconds a crawl waits for another crawl on the same database to end (0: refuse at once).
 CRAWLER_LOCK_WAIT = 0.0
 

@@ -165,7 +165,8 @@ class FeedSpider(NewsSpider):
     def article_failed(self, failure):
         request = failure.request
         reason, status = failure_reason(failure)
-        self.article_error(request.url, reason, failure.getErrorMessage(),
+        url = (request.meta.get("redirect_urls") or [request.url])[0]  # the URL the feed gave
+        self.article_error(url, reason, failure.getErrorMessage(),
                            request.meta.get("feed_url"), status)
 
     def article_error(self, url, reason, error, feed_url=None, status=None):

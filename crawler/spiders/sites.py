@@ -220,6 +220,10 @@ class SiteSpider(FeedSpider, SitemapSpider):
 
     def read_sitemap(self, response: Response):
         body = self._get_sitemap_body(response)
+        if body is None and response.body[:2] == b"\x1f\x8b":  # gunzip stopped at the size cap
+            self.sitemap_error(response.url, "too_large", "inflates beyond DOWNLOAD_MAXSIZE",
+                               response.status, response.meta.get("guessed"))
+            return
         if body is None and response.body[:200].lstrip()[:1] not in (b"<", b""):
             body = response.body  # a plain-text sitemap (one URL a line), served as text/plain
         if not body:
