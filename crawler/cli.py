@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--rebuild", action="store_true", required=True,
                        help="recompute every story (the only mode for now)")
     dedup.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a setting, e.g. -s DEDUP_THRESHOLD=0.5")
+                       help="override a setting, e.g. -s DEDUP_MIN_COVERAGE=0.6")
     dedup.set_defaults(func=cmd_dedup)
 
     for module in ("crawler.analysis.cli", "crawler.scrape_cli", "crawler.status",
