@@ -16,6 +16,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler.demo.server import LocalWeb, Resource, Site
+from crawler.metarefresh import LazyMetaRefreshMiddleware
 from crawler.reactor_monitor import ReactorMonitor
 from tests.conftest import run_cli
 from tests.pages import article_page, rss
@@ -59,6 +60,28 @@ def test_monitor_is_off_unless_asked():
     from scrapy.exceptions import NotConfigured
     with pytest.raises(NotConfigured):
         ReactorMonitor.from_crawler(get_crawler(settings_dict={}))
+
+
+# ---------------------------------------------------------------- meta refresh, cheaply
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_meta_refresh_still_redirects_and_plain_pages_pass(encoding):
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    middleware = LazyMetaRefreshMiddleware.from_crawler(get_crawler())
+    request = Request("http://127.0.0.1/old.html")
+    refresh = ('<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL=/new.html"></head>'
+               '<body><p>Moved</p></body></html>')
+    plain = "<html><head><title>Artikel</title></head><body><p>Text</p></body></html>"
+    headers = {"Content-Type": f"text/html; charset={encoding}"}
+    moved = middleware.process_response(request, HtmlResponse(
+        request.url, body=refresh.encode(encoding), headers=headers, request=request))
+    assert isinstance(moved, Request) and moved.url == "http://127.0.0.1/new.html"
+    page = HtmlResponse(request.url, body=plain.encode(encoding), headers=headers,
+                        request=request)
+    assert middleware.process_response(request, page) is page
 
 
 # ---------------------------------------------------------------- pool vs inline
