@@ -22,18 +22,22 @@ from urllib.parse import urlsplit
 import trafilatura
 from lxml.etree import ParserError
 from lxml.html import HtmlElement, document_fromstring
+from htmldate import find_date
+from trafilatura.metadata import (META_URL, examine_meta, extract_author, extract_meta_json,
+                                  extract_sitename, extract_title, extract_url)
+from trafilatura.settings import Document
 from trafilatura.utils import HTML_PARSER
 from trafilatura.xml import xmltotxt
 from w3lib.encoding import html_to_unicode
 
 from crawler.urls import canonicalize, is_crawlable
 
-#: trafilatura options: fast = no readability/jusText fallback; no comment section.
+#: trafilatura options: fast = no readability/jusText fallback; no comment section. The
+#: metadata comes from ``page_metadata`` on the same parsed tree.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "fast": True,
     "include_comments": False,
     "include_tables": True,
-    "with_metadata": True,
     "output_format": "txt",  # the text is rendered here, block by block: skip trafilatura's
 }
 
@@ -87,25 +91,26 @@ def extract_article(body: bytes, url: str, *, encoding: str | None = None) -> di
     if tree is None:
         return article
     try:
-        doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS,
-                                          date_extraction_params=_date_params())
+        meta = page_metadata(tree, url)
+        doc = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
     except Exception:  # trafilatura and lxml raise a variety of errors on pathological input
         doc = None
     if doc is None:
         return article
-    text = article_text(doc.body, doc.title)
+    text = article_text(doc.body, meta.title)
     if not any(len(line) >= MIN_LONGEST_LINE for line in text.splitlines()):
         text = ""
-    categories = list(dict.fromkeys(c for c in (doc.categories or []) + (doc.tags or []) if c))
+    labels = (meta.categories or []) + (meta.tags or [])  # "a, b, c" keyword strings split
+    categories = list(dict.fromkeys(p.strip() for c in labels for p in c.split(",") if p.strip()))
     article.update(
         text=text,
-        title=clean_title(doc.title, doc.sitename, url),
-        author=doc.author or None,
-        published=normalize_published(doc.date),
+        title=clean_title(meta.title, meta.sitename, url),
+        author=meta.author or None,
+        published=normalize_published(meta.date),
         language=page_language(tree) or detect_language(text),
-        canonical_url=canonical_url(doc.url, url),
-        sitename=doc.sitename or None,
-        description=doc.description or None,
+        canonical_url=canonical_url(meta.url, url),
+        sitename=meta.sitename or None,
+        description=meta.description or None,
         categories=categories,
         word_count=len(text.split()),
     )
@@ -199,6 +204,37 @@ def _tokens(text: str) -> str:
 
 
 # --- metadata -----------------------------------------------------------------------------
+
+def page_metadata(tree: HtmlElement, url: str) -> Document:
+    """trafilatura's metadata extraction (``trafilatura.metadata.extract_metadata``), step by
+    step with its own functions, without its two costliest searches that a news crawler does
+    not need: the licence and categories/tags guessed from link patterns in the page (together
+    about 15% of the extraction time). Categories come from JSON-LD (articleSection) and
+    <meta> (article:section, article:tag, keywords) instead; the tree is not modified."""
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:  # as trafilatura: a single word is no name
+        meta.author = None
+    try:
+        meta = extract_meta_json(tree, meta)
+    except Exception:  # trafilatura's JSON-LD parsing has edge-case bugs; as it does, go on
+        pass
+    meta.title = meta.title or extract_title(tree)
+    meta.author = meta.author or extract_author(tree)
+    meta.url = meta.url or extract_url(tree, url)
+    meta.date = find_date(tree, url=meta.url, **_date_params())
+    sitename = (meta.sitename or extract_sitename(tree) or "").lstrip("@")
+    if not sitename and meta.url:
+        match = META_URL.match(meta.url)
+        sitename = match[1] if match else ""
+    meta.sitename = sitename or None
+    if not meta.categories:
+        head = tree.find("head")
+        meta.categories = [m.get("content").strip() for m in head.iterfind("meta[@content]")
+                           if (m.get("property") or m.get("name") or "").lower()
+                           in ("article:section", "section")] if head is not None else []
+    meta.clean_and_trim()
+    return meta
+
 
 def _date_params() -> dict:
     return {"original_date": True, "extensive_search": True,
