@@ -31,6 +31,16 @@ OS_ERRORS = {errno.ENOSPC: "SQLITE_FULL", errno.EDQUOT: "SQLITE_FULL",
 
 def fatal_database_error(exc: BaseException, path: str | None) -> str | None:
     """The message for an error that stops every further write, or None for any other error."""
+    kind = classify(exc)
+    if kind is None:
+        return None
+    if isinstance(exc, OSError) and exc.filename:
+        path = exc.filename
+    return MESSAGES[kind].format(path=path or "?", error=str(exc).strip() or kind)
+
+
+def classify(exc: BaseException) -> str | None:
+    """The SQLITE_* name (a key of MESSAGES) of a fatal storage error, else None."""
     kind = None
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", "") or ""
@@ -45,6 +55,4 @@ def fatal_database_error(exc: BaseException, path: str | None) -> str | None:
                     "SQLITE_NOTADB" if "not a database" in text else None)
     elif isinstance(exc, OSError):
         kind = OS_ERRORS.get(exc.errno)
-    if kind is None:
-        return None
-    return MESSAGES[kind].format(path=path or "?", error=str(exc).strip() or kind)
+    return kind

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from crawler.dberrors import fatal_database_error
+from crawler.dberrors import MESSAGES, classify
 from crawler.errors import UserError
 
 
@@ -38,9 +38,10 @@ class CrawlLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise UserError(fatal_database_error(exc, str(self.db_path))
-                            or f"cannot create the lock file {self.path}: {exc}") from exc
+        except OSError as exc:  # a read-only or full disk shows here first
+            kind = classify(exc)
+            raise UserError(MESSAGES[kind].format(path=self.db_path, error=exc.strerror) if kind
+                            else f"cannot create the lock file {self.path}: {exc}") from exc
         deadline = time.monotonic() + max(0.0, self.wait)
         while True:
             try:

@@ -145,8 +145,11 @@ class StorePipeline:
         """A feed lists an article stored earlier: remember that this feed carries it too."""
         article_id = store.article_id_for(self.db, link.url)
         if article_id is not None:
-            with store.transaction(self.db):
-                store.link_article_feed(self.db, article_id, link.feed_url)
+            try:
+                with store.transaction(self.db):
+                    store.link_article_feed(self.db, article_id, link.feed_url)
+            except (sqlite3.Error, OSError) as exc:
+                self.database_failed(exc)
 
     def flush(self) -> None:
         """Write the batch in one transaction: all of it lands, or none of it."""
@@ -158,10 +161,14 @@ class StorePipeline:
                 for done in batch:
                     self.store_one(done["page"], done["article"])
         except (sqlite3.Error, OSError) as exc:  # disk full, read-only: stop, store nothing half
-            message = fatal_database_error(exc, self.db_path)
-            if message is None:
-                raise
-            stop_for_database(self.crawler, message)
+            self.database_failed(exc)
+
+    def database_failed(self, exc: Exception) -> None:
+        """Stop the crawl if the database cannot be written any more; re-raise anything else."""
+        message = fatal_database_error(exc, self.db_path)
+        if message is None:
+            raise exc
+        stop_for_database(self.crawler, message)
 
     def store_one(self, page: Page, article: dict) -> None:
         feeds = self.spider.feeds_of.get(page.url, ())

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from crawler.demo.server import Resource
-from tests.pages import article_page
+from tests.pages import article_page, rss
 
 FEEDPARSER_TESTS = Path("feeds") / "feedparser-tests"
 _HEADER = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.M)
@@ -140,3 +140,106 @@ def feedparser_routes(corpus: Path, prefix: str = "/fp/") -> dict[str, Resource]
         routes[prefix + path.relative_to(root).as_posix()] = Resource(body, content_type,
                                                                       headers=headers)
     return routes
+
+
+# ---------------------------------------------------------------- a plain news site, and checks
+
+VOCABULARY = ("Rathaus Brücke Schule Hafen Energie Bahnhof Klinik Museum Gewitter Polizei "
+              "Wochenmarkt Theater Landgericht Sportverein Feuerwehr Ernte Flughafen Bibliothek "
+              "Kita Haushalt Radweg Stadtwerke Tierheim Freibad Kläranlage Landtag Bürgermeister "
+              "Baustelle Straßenbahn Wahlkreis Hochwasser Deich Ausschuss Gutachten Förderung "
+              "Wohnungen Pflegeheim Kreistag Musikschule Apotheke").split()
+
+
+def story_text(i: int, words: int = 90) -> list[str]:
+    """Three paragraphs about a story of its own (seeded by ``i``): no two merge as copies."""
+    import random
+
+    rng = random.Random(i)
+    paragraphs = []
+    for p in range(3):
+        picked = " ".join(rng.choice(VOCABULARY) for _ in range(words // 3))
+        paragraphs.append(f"Meldung {i}-{p}: {picked} {rng.randint(1000, 99999)}.")
+    return paragraphs
+
+
+def news_site(site, n: int, delay: float = 0.0, words: int = 90) -> str:
+    """Add a feed of ``n`` articles (each answered after ``delay`` s) to ``site``; its URL."""
+    def slow(resource: Resource):
+        def handle(h):
+            time.sleep(delay)
+            return resource
+        return handle
+
+    items = []
+    for i in range(n):
+        path = f"/n/{i}.html"
+        page = Resource(article_page(f"Meldung {i}", story_text(i, words)))
+        site.routes[path] = slow(page) if delay else page
+        items.append({"title": f"Meldung {i}", "link": site.base + path})
+    site.routes["/robots.txt"] = Resource("User-agent: *\nDisallow:\n", "text/plain")
+    site.routes["/feed.xml"] = Resource(rss("Lokales", items), "application/rss+xml")
+    return site.url("/feed.xml")
+
+
+def article_rows(db_path) -> dict[str, tuple]:
+    """url -> (title, content_hash, story exists): what two crawls must agree on."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        return {url: (title, digest, bool(story)) for url, title, digest, story in conn.execute(
+            "SELECT a.url, a.title, a.content_hash, s.id FROM articles a "
+            "LEFT JOIN stories s ON s.id = a.story_id")}
+
+
+def check_db(db_path) -> list[str]:
+    """What is wrong with a crawl database after a crash: [] when it opens and is whole."""
+    import sqlite3
+
+    problems = []
+    try:
+        conn = sqlite3.connect(str(db_path), timeout=30)
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            problems.append("integrity_check failed")
+        if conn.execute("PRAGMA foreign_key_check").fetchall():
+            problems.append("foreign keys broken")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "articles" in tables:
+            half = conn.execute(
+                "SELECT count(*) FROM articles WHERE text IS NULL OR text = '' OR title IS NULL "
+                "OR content_hash IS NULL OR word_count IS NULL OR story_id IS NULL OR "
+                "story_id NOT IN (SELECT id FROM stories)").fetchone()[0]
+            if half:
+                problems.append(f"{half} half-written article rows")
+            if conn.execute("SELECT count(*) FROM stories s WHERE n_articles != (SELECT count(*) "
+                            "FROM articles a WHERE a.story_id = s.id)").fetchone()[0]:
+                problems.append("story counts disagree with articles")
+        if "articles_fts" in tables:
+            conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')")
+        conn.close()
+    except sqlite3.Error as exc:
+        problems.append(f"{type(exc).__name__}: {exc}")
+    return problems
+
+
+def start_crawl(*args, cwd=None) -> "subprocess.Popen":
+    """`python -m crawler ARGS` in its own process group (so a kill takes its workers too)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.Popen([sys.executable, "-m", "crawler", *map(str, args)], cwd=cwd or root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def kill_group(proc) -> None:
+    """SIGKILL the crawl and everything it started (extraction workers), then reap it."""
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()

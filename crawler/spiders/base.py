@@ -1,6 +1,8 @@
 """What every news spider shares: the database, counters and failure records."""
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any
 
 import scrapy
@@ -8,6 +10,13 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import store
+from crawler.dberrors import MESSAGES, fatal_database_error
+from crawler.middlewares import stop_for_database
+
+#: Failure reasons that are about the crawler's own disk: they stop the crawl.
+DISK_REASONS = {"disk_full": MESSAGES["SQLITE_FULL"], "disk_error": MESSAGES["SQLITE_IOERR"]}
+DISK_ERRNOS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "disk_full", errno.EROFS: "disk_error",
+               errno.EIO: "disk_error"}
 
 
 class NewsSpider(scrapy.Spider):
@@ -37,11 +46,11 @@ class NewsSpider(scrapy.Spider):
         return store.get_feed(self.db, url)
 
     def feed_fetched(self, url: str, **fields: Any) -> None:
-        store.feed_fetched(self.db, url, **fields)
+        self.write(store.feed_fetched, self.db, url, **fields)
 
     def feed_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         """Keep a feed's ETag / Last-Modified for the next crawl's conditional GET."""
-        store.update_feed(self.db, url, etag=etag, last_modified=last_modified)
+        self.write(store.update_feed, self.db, url, etag=etag, last_modified=last_modified)
 
     def stored_urls(self, urls: list[str]) -> set[str]:
         """Which of ``urls`` need no fetch, as their article is stored already."""
@@ -49,9 +58,26 @@ class NewsSpider(scrapy.Spider):
 
     def record_failure(self, kind: str, url: str, reason: str, error: str,
                        status: int | None = None, feed_url: str | None = None) -> None:
-        store.record_failure(self.db, crawl_id=self.crawl_id, kind=kind, url=url, reason=reason,
-                             error=error, status=status, feed_url=feed_url)
-        self.crawler.stats.inc_value(f"news/reason/{reason}")
+        if reason in DISK_REASONS:  # our own disk failed (e.g. the job cache), not the page
+            stop_for_database(self.crawler, DISK_REASONS[reason].format(
+                path=self.crawler.settings.get("CRAWLER_DB"), error=error))
+            return
+        if self.write(store.record_failure, self.db, crawl_id=self.crawl_id, kind=kind, url=url,
+                      reason=reason, error=error, status=status, feed_url=feed_url):
+            self.crawler.stats.inc_value(f"news/reason/{reason}")
+
+    def write(self, write, *args: Any, **kwargs: Any) -> bool:
+        """Run a bookkeeping write; a database that cannot be written any more (disk full,
+        read-only) stops the crawl with one clear message instead of a traceback per page."""
+        try:
+            write(*args, **kwargs)
+            return True
+        except (sqlite3.Error, OSError) as exc:
+            message = fatal_database_error(exc, self.crawler.settings.get("CRAWLER_DB"))
+            if message is None:
+                raise
+            stop_for_database(self.crawler, message)
+            return False
 
 
 #: Exception class names (Twisted's and Scrapy 2.13+'s own) -> short reason codes.
@@ -73,6 +99,8 @@ def failure_reason(failure) -> tuple[str, int | None]:
         return f"http_{status}", status
     if getattr(exc, "reason", None) and failure.check(IgnoreRequest):
         return exc.reason, None  # refused by crawler.middlewares (bad_scheme, private_address...)
+    if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:  # writing our own files
+        return DISK_ERRNOS[exc.errno], None
     text = f"{type(exc).__name__} {exc}".lower()
     if "max redirections" in text:
         return "too_many_redirects", None
