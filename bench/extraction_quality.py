@@ -175,7 +175,7 @@ def crawl(pages: list[dict], workers: int | None) -> tuple[dict[str, str], dict,
 
 def line(name: str, s: dict, ms: float | None = None) -> str:
     timing = f"  {ms:6.1f} ms/page" if ms is not None else ""
-    return (f"  {name:<44} F1 {s['f1']:.3f}  precision {s['precision']:.3f}  "
+    return (f"  {name:<46} F1 {s['f1']:.3f}  precision {s['precision']:.3f}  "
             f"recall {s['recall']:.3f}{timing}")
 
 
@@ -208,7 +208,7 @@ def main() -> None:
         print(f"    {len(crawl_texts)}/{len(pages)} pages stored; crawl {elapsed:.1f} s wall "
               f"({1000 * elapsed / len(pages):.0f} ms/page end to end: fetch, extract, sketch, "
               f"store); reasons: {summary.get('reasons') or {}}")
-    print(line(ours_name + " (same code, in process)", results[ours_name], ms[ours_name]))
+    print(line(ours_name + " (in process)", results[ours_name], ms[ours_name]))
     print(line(base_name, results[base_name], ms[base_name]))
     ratio = ms[ours_name] / ms[base_name]
     results["time_ratio"] = ratio

@@ -205,14 +205,14 @@ def test_german_titles(german):
     exact = [_ws(a["title"]) == _ws(t["title"]) for t, a in german if t["title"]]
     near = [_key(t["title"]) in _key(a["title"]) or _key(a["title"]) in _key(t["title"])
             for t, a in german if t["title"] and a["title"]]
-    assert _rate(exact) >= 0.70
-    assert _rate(near) >= 0.85
+    assert _rate(exact) >= 0.72
+    assert _rate(near) >= 0.88
 
 
 def test_german_dates(german):
     hits = [bool(a["published"]) and a["published"][:10] == _utc_date(t["published"], a["published"])
             for t, a in german if t["published"]]
-    assert _rate(hits) >= 0.86
+    assert _rate(hits) >= 0.82
     for _, a in german:
         value = a["published"]
         assert value is None or re.fullmatch(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d\+00:00)?", value)
@@ -227,8 +227,8 @@ def test_german_authors(german):
 def test_german_snippets(german):
     contained = [_ws(s) in _ws(a["text"]) for t, a in german for s in t["must_contain"]]
     excluded = [_ws(s) not in _ws(a["text"]) for t, a in german for s in t["must_not_contain"]]
-    assert _rate(contained) >= 0.88
-    assert _rate(excluded) >= 0.90
+    assert _rate(contained) >= 0.90
+    assert _rate(excluded) >= 0.86
 
 
 def test_german_language_and_text(german):
