@@ -136,18 +136,28 @@ class Index:
 
     # ------------------------------------------------------------ writes
     def add(self, article_id: int, fp: Fingerprint, site_paragraphs: Iterable[int]) -> None:
+        self.add_many([(article_id, fp, site_paragraphs)])
+
+    def add_many(self, entries: Sequence[tuple[int, Fingerprint, Iterable[int]]]) -> None:
+        """Index many articles with one statement per table (rows sorted by key, so a large
+        index is written page by page rather than at random)."""
+        if not entries:
+            return
         p = self.params
-        keys = band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()
-        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)",
-                                 [(k, article_id) for k in keys])
-        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)",
-                                 [(int(k), article_id) for k in fp.lead_keys])
-        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)",
-                                 [(k, article_id) for k in set(site_paragraphs)])
-        self.db.execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)",
-                        [article_id, article_id, fp.n_words])
-        self.db.execute("INSERT OR REPLACE INTO dedup_signatures VALUES (?, ?)",
-                        [article_id, fp.signature.astype("<u4").tobytes()])
+        bands, leads, paragraphs, articles, signatures = [], [], [], [], []
+        for article_id, fp, site_paragraphs in entries:
+            bands.extend((k, article_id)
+                         for k in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist())
+            leads.extend((k, article_id) for k in set(fp.lead_keys.tolist()))
+            paragraphs.extend((k, article_id) for k in set(site_paragraphs))
+            articles.append((article_id, article_id, fp.n_words))
+            signatures.append((article_id, fp.signature.astype("<u4").tobytes()))
+        execute = self.db.conn.executemany
+        execute("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)", sorted(bands))
+        execute("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)", sorted(leads))
+        execute("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)", sorted(paragraphs))
+        execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)", articles)
+        execute("INSERT OR REPLACE INTO dedup_signatures VALUES (?, ?)", signatures)
 
     def is_indexed(self, article_id: int) -> bool:
         return self.db.execute("SELECT 1 FROM dedup_articles WHERE article_id = ?",
@@ -175,6 +185,33 @@ class Index:
                 found.update(rows)
         found.discard(article_id)
         return found
+
+    def postings(self, table: str, keys: Iterable[int], limit: int) -> dict[int, list[int]]:
+        """Up to ``limit`` article ids under each of many keys of ``dedup_bands`` or
+        ``dedup_leads``, in one statement (keys without any are left out)."""
+        if table not in ("dedup_bands", "dedup_leads"):
+            raise ValueError(table)
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS dedup_probe (key INTEGER PRIMARY KEY)")
+        self.db.execute("DELETE FROM dedup_probe")
+        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_probe VALUES (?)",
+                                 [(k,) for k in keys])
+        rows = self.db.execute(
+            f"SELECT key, (SELECT group_concat(article_id) FROM (SELECT article_id FROM {table} t "
+            f"WHERE t.key = p.key LIMIT ?)) AS ids FROM dedup_probe p WHERE ids IS NOT NULL",
+            [limit]).fetchall()
+        return {key: [int(i) for i in ids.split(",")] for key, ids in rows}
+
+    def signatures(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored MinHash values of these articles."""
+        ids = list(ids)
+        out: dict[int, np.ndarray] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update((r[0], np.frombuffer(r[1], dtype="<u4")) for r in self.db.execute(
+                f"SELECT article_id, signature FROM dedup_signatures WHERE article_id IN ({marks})",
+                chunk))
+        return out
 
     def _similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
         if not ids or threshold <= 0:

@@ -6,13 +6,16 @@ the first words of each of the first paragraphs, used to find teasers and trunca
 which hold only the start of an article and so have a low Jaccard similarity with it.
 
 The signature is bit-identical to ``datasketch.MinHash(num_perm, seed, scheme="affine32",
-hashfunc=int).update_batch(shingle_hashes)``; it is computed with numpy over all shingles at
-once because ``update_batch`` calls the hash function once per shingle in Python.
+hashfunc=int).update_batch(shingle_hashes)``; it is computed with numpy over all distinct
+shingles at once (one broadcast, one ``min``) because ``update_batch`` calls the hash function
+once per shingle in Python. With unigram shingles (the default) only the distinct words are
+hashed, and only the paragraphs' keys are computed besides: nothing the verifier needs later.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import datasketch
 import numpy as np
@@ -20,8 +23,8 @@ from datasketch import MinHash
 from datasketch.minhash import _fmix  # the scheme's own pre-mix, so signatures stay datasketch's
 
 from . import DedupParams
-from .normalize import (HASH_SCHEME, Document, hash_tokens, paragraph_index, paragraph_keys,
-                        shingle_hashes, tokenize)
+from .normalize import (HASH_SCHEME, Document, hash_words, paragraph_key, paragraph_tokens,
+                        shingle_hashes)
 
 MINHASH_SCHEME = "affine32"
 _CHUNK = 256  # shingles per numpy block: keeps the (shingles x perms) product in cache
@@ -55,6 +58,7 @@ def sketch_parameters(params: DedupParams) -> dict:
     }
 
 
+@lru_cache(maxsize=8)
 def sketch_key(params: DedupParams) -> str:
     return ";".join(f"{k}={v}" for k, v in sketch_parameters(params).items())
 
@@ -68,37 +72,48 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """MinHash hash values of 64-bit shingle hashes, as datasketch's affine32 scheme does."""
     a, b = _permutations(num_perm, seed)
-    values = np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-    hv = _fmix(np.unique(shingles).astype(np.uint32), 32)  # low 32 bits, as hashfunc output
-    for start in range(0, hv.size, _CHUNK):
-        block = hv[start:start + _CHUNK, None] * a + b
-        np.minimum(values, block.min(axis=0), out=values)
+    if shingles.size == 0:
+        return np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+    hv = _fmix(shingles.astype(np.uint32), 32)  # low 32 bits, as hashfunc output
+    values = np.empty(num_perm, dtype=np.uint32)
+    for start in range(0, hv.size, _CHUNK):  # uint32 arithmetic wraps: the scheme's modulo
+        block = np.multiply.outer(hv[start:start + _CHUNK], a)
+        block += b
+        if start:
+            np.minimum(values, block.min(axis=0), out=values)
+        else:
+            block.min(axis=0, out=values)
     return values
 
 
 def fingerprint(text: str, *, title: str | None = None, params: DedupParams) -> Fingerprint:
     """Sketch one article's text. ``title`` is not sketched: copies often change headlines."""
-    data, starts, ends = tokenize(text)
-    words = hash_tokens(data, starts, ends)
-    signature = minhash_values(shingle_hashes(words, params.shingle_size),
-                               params.num_perm, params.seed)
-    paragraph_of_word = paragraph_index(data, starts)
-    leads, short = paragraph_features(words, paragraph_of_word, params)
-    return Fingerprint(signature, leads, short, int(words.size), sketch_key(params))
+    paragraphs = paragraph_tokens(text)
+    n_words = sum(map(len, paragraphs))
+    if params.shingle_size <= 1:  # repeated words cost nothing: hash each distinct one once
+        distinct = set().union(*paragraphs)
+        shingles = hash_words(distinct, len(distinct))
+    else:
+        words = hash_words(chain.from_iterable(paragraphs), n_words)
+        shingles = np.unique(shingle_hashes(words, params.shingle_size))
+    signature = minhash_values(shingles, params.num_perm, params.seed)
+    leads, short = paragraph_features(paragraphs, params)
+    return Fingerprint(signature, leads, short, n_words, sketch_key(params))
 
 
-def paragraph_features(words: np.ndarray, paragraph_of_word: np.ndarray,
-                       params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
+def paragraph_features(paragraphs: list[list[bytes]], params: DedupParams
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Lead keys (the opening ``lead_words`` words of the first ``lead_paragraphs`` paragraphs
     long enough to have them: a teaser or truncated copy shares them with its full text) and
     the keys of the short paragraphs (at most ``boilerplate_max_words`` words: the ones that
-    may be a site's boilerplate)."""
-    keys, openings, lengths = paragraph_keys(words, paragraph_of_word, params.lead_words)
-    leads = openings[lengths >= params.lead_words][:params.lead_paragraphs]
-    short = keys[lengths <= params.boilerplate_max_words]
-    return leads.view(np.int64), short.view(np.int64)
+    may be a site's boilerplate), from the paragraphs' tokens."""
+    n, limit = params.lead_words, params.boilerplate_max_words
+    leads = [paragraph_key(t[:n]) for t in paragraphs if len(t) >= n][:params.lead_paragraphs]
+    short = [paragraph_key(t) for t in paragraphs if len(t) <= limit]
+    return (np.array(leads, dtype=np.uint64).view(np.int64),
+            np.array(short, dtype=np.uint64).view(np.int64))
 
 
 def document_features(doc: Document, params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
     """The same keys from an analysed document."""
-    return paragraph_features(doc.words, doc.paragraph_of_word, params)
+    return paragraph_features([p.encode("utf-8").split(b" ") for p in doc.paragraphs], params)

@@ -20,16 +20,18 @@ from collections import OrderedDict, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import sqlite_utils
 
 from .. import store
 from . import DedupParams
-from .index import Index, site_paragraph_key
+from .index import Index, band_keys, site_paragraph_key
 from .normalize import Document, analyze
 from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 _CACHE_SIZE = 4096
+_REBUILD_CACHE_KB = 512_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
 
 
 class StoryAssigner:
@@ -54,9 +56,12 @@ class StoryAssigner:
         if row is None:
             raise KeyError(f"article {article_id} is not stored")
         site = row[0]
-        candidates = self.index.candidates(article_id, fp)
-        self.index.add(article_id, fp, [site_paragraph_key(site, k)
-                                        for k in fp.short_paragraphs.tolist()])
+        return self._join(article_id, fp, site, self.index.candidates(article_id, fp))
+
+    def _join(self, article_id: int, fp: Fingerprint, site: str | None,
+              candidates: set[int]) -> int:
+        """Index ``article_id``, verify its candidates and rewrite the stories it touches."""
+        self.index.add(article_id, fp, _site_keys(site, fp))
         if not candidates:
             self._write_stories({article_id: article_id}, set())
             return article_id
@@ -155,6 +160,10 @@ class StoryAssigner:
             write_story(self.db, story, articles)
 
 
+def _site_keys(site: str | None, fp: Fingerprint) -> list[int]:
+    return [site_paragraph_key(site, k) for k in fp.short_paragraphs.tolist()]
+
+
 def _method_name(method: str) -> str:
     # article_links rows read "article_id <method> other_id".
     return {"duplicate": "duplicate", "a_in_b": "contained_in", "b_in_a": "contains"}[method]
@@ -240,21 +249,107 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
 # ---------------------------------------------------------------- rebuild
 
 
-def _sketch_batch(batch: list[tuple[int, str]], params: DedupParams
-                  ) -> list[tuple[int, Fingerprint]]:
-    return [(article_id, fingerprint(text, params=params)) for article_id, text in batch]
+class _BatchReplay:
+    """Replays a batch of articles through :meth:`StoryAssigner.add` in id order, with the SQL
+    of a batch rather than of each article, and exactly the same outcome.
+
+    The stored index (earlier batches) is asked once for all band and lead keys of the batch;
+    the batch's own earlier articles are kept in memory. An article without candidates (most
+    of them) is only queued: its index rows and its one-article story are written with the
+    next flush. An article with candidates first flushes the queue, so that verification,
+    boilerplate and components see exactly what the one-by-one path would see.
+    """
+
+    def __init__(self, assigner: StoryAssigner, batch: list[tuple[int, Fingerprint, str | None]]):
+        self.assigner = assigner
+        p = assigner.params
+        index = assigner.index
+        self.bands = {a: band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()
+                      for a, fp, _ in batch}
+        self.stored_bands = index.postings(
+            "dedup_bands", {k for keys in self.bands.values() for k in keys}, p.lsh_bucket_max + 2)
+        self.stored_leads = index.postings(
+            "dedup_leads", {k for _, fp, _ in batch for k in fp.lead_keys.tolist()},
+            p.lead_key_max_postings + 2)
+        self.batch_bands: dict[int, list[int]] = defaultdict(list)
+        self.batch_leads: dict[int, list[int]] = defaultdict(list)
+        self.signatures: dict[int, np.ndarray] = {}
+        self.pending: list[tuple[int, Fingerprint, str | None]] = []
+
+    def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
+        """What :meth:`Index.candidates` would answer at this point of the replay."""
+        p = self.assigner.params
+        found: set[int] = set()
+        for key in self.bands[article_id]:
+            stored, recent = self.stored_bands.get(key, ()), self.batch_bands.get(key, ())
+            if len(stored) + len(recent) <= p.lsh_bucket_max + 1:
+                found.update(stored)
+                found.update(recent)
+        found.discard(article_id)
+        if found and p.lsh_min_jaccard > 0:
+            known = {a: self.signatures[a] for a in found if a in self.signatures}
+            known.update(self.assigner.index.signatures(found - set(known)))
+            found = {a for a, sig in known.items()
+                     if (sig == fp.signature).mean() >= p.lsh_min_jaccard}
+        for key in fp.lead_keys.tolist():
+            stored, recent = self.stored_leads.get(key, ()), self.batch_leads.get(key, ())
+            if len(stored) + len(recent) <= p.lead_key_max_postings + 1:
+                found.update(stored)
+                found.update(recent)
+        found.discard(article_id)
+        return found
+
+    def add(self, article_id: int, fp: Fingerprint, site: str | None) -> None:
+        candidates = self.candidates(article_id, fp)
+        for key in self.bands[article_id]:
+            self.batch_bands[key].append(article_id)
+        for key in set(fp.lead_keys.tolist()):
+            self.batch_leads[key].append(article_id)
+        self.signatures[article_id] = fp.signature
+        if candidates:
+            self.flush()
+            self.assigner._join(article_id, fp, site, candidates)
+        else:
+            self.pending.append((article_id, fp, site))
+
+    def flush(self) -> None:
+        """Write the queued articles: index rows, and each one a story of its own."""
+        if not self.pending:
+            return
+        self.assigner.index.add_many([(a, fp, _site_keys(site, fp))
+                                      for a, fp, site in self.pending])
+        write_single_stories(self.assigner.db, [a for a, _, _ in self.pending])
+        self.pending = []
 
 
-def _batches(db: sqlite_utils.Database, size: int) -> Iterator[list[tuple[int, str]]]:
+def write_single_stories(db: sqlite_utils.Database, articles: list[int]) -> None:
+    """Make each of ``articles`` a story of its own: what :func:`write_story` writes for one."""
+    for i in range(0, len(articles), 500):
+        chunk = articles[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        db.execute(f"UPDATE articles SET story_id = id WHERE id IN ({marks})", chunk)
+        db.execute(
+            f"INSERT OR REPLACE INTO stories (id, title, canonical_article_id, first_seen, "
+            f"first_published, last_published, n_articles, n_sites) SELECT id, title, id, "
+            f"first_seen, published, published, 1, 1 FROM articles WHERE id IN ({marks})", chunk)
+
+
+def _sketch_batch(batch: list[tuple[int, str, str | None]], params: DedupParams
+                  ) -> list[tuple[int, Fingerprint, str | None]]:
+    return [(article_id, fingerprint(text, params=params), site)
+            for article_id, text, site in batch]
+
+
+def _batches(db: sqlite_utils.Database, size: int) -> Iterator[list[tuple[int, str, str | None]]]:
     last = 0
     while True:
         rows = db.execute(
-            "SELECT id, text FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, size]
+            "SELECT id, text, site FROM articles WHERE id > ? ORDER BY id LIMIT ?", [last, size]
         ).fetchall()
         if not rows:
             return
         last = rows[-1][0]
-        yield [(r[0], r[1] or "") for r in rows]
+        yield [(r[0], r[1] or "", r[2]) for r in rows]
 
 
 def rebuild(db: sqlite_utils.Database, params: DedupParams,
@@ -263,9 +358,9 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
     """Recompute every story from the stored texts with ``params`` (``crawler dedup --rebuild``).
 
     Drops the index, links and stories, sketches all articles in a process pool and replays
-    them through :meth:`StoryAssigner.add` in id order: the incremental path, so both agree.
-    ``progress(message)`` gets a line such as ``dedup rebuild: 4000/10000 articles`` after
-    each batch.
+    them in id order through the incremental path (:meth:`StoryAssigner.add`, batched by
+    :class:`_BatchReplay`), so both agree. ``progress(message)`` gets a line such as
+    ``dedup rebuild: 4000/10000 articles`` after each batch.
     """
     total = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     with store.transaction(db):
@@ -276,6 +371,8 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
     assigner = StoryAssigner(db, params)
     done = 0
     pool = ProcessPoolExecutor(workers) if workers != 0 else None
+    cache = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size = {-_REBUILD_CACHE_KB}")  # the band index grows at random keys
     try:
         batches = _batches(db, batch_size)
         if pool is None:
@@ -284,15 +381,19 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
             results = _prefetch(pool, batches, params)
         for sketched in results:
             with store.transaction(db):
-                for article_id, fp in sketched:
+                replay = _BatchReplay(assigner, [s for s in sketched if s[1].n_words])
+                for article_id, fp, site in sketched:
                     if fp.n_words == 0:
+                        replay.flush()
                         assigner._write_stories({article_id: article_id}, set())
                     else:
-                        assigner.add(article_id, fp)
+                        replay.add(article_id, fp, site)
+                replay.flush()
             done += len(sketched)
             if progress:
                 progress(f"dedup rebuild: {done}/{total} articles")
     finally:
+        db.execute(f"PRAGMA cache_size = {cache}")
         if pool is not None:
             pool.shutdown()
     stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
@@ -300,8 +401,9 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
     return {"articles": done, "stories": stories, "links": links}
 
 
-def _prefetch(pool: ProcessPoolExecutor, batches: Iterator[list[tuple[int, str]]],
-              params: DedupParams, depth: int = 4) -> Iterator[list[tuple[int, Fingerprint]]]:
+def _prefetch(pool: ProcessPoolExecutor, batches: Iterator[list[tuple[int, str, str | None]]],
+              params: DedupParams, depth: int = 4
+              ) -> Iterator[list[tuple[int, Fingerprint, str | None]]]:
     """Sketch batches in the pool, a few ahead of the single writer, in order."""
     pending = []
     for batch in batches:
