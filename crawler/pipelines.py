@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -229,7 +230,8 @@ def article_row(page: Page, article: dict, keep_html: bool) -> dict:
         "word_count": article.get("word_count") or len(text.split()),
         "description": article.get("description"),
         "sitename": article.get("sitename"),
-        "categories": ",".join(article.get("categories") or []) or None,
+        "categories": json.dumps(article["categories"], ensure_ascii=False)
+        if article.get("categories") else None,
         "content_hash": hashlib.sha1(text.encode("utf-8")).hexdigest(),
         "html": article.get("html_gz") or (gzip.compress(page.body) if keep_html and page.body
                                            else None),

@@ -31,7 +31,7 @@ COLUMNS = {
         "story_id": "The story this article is a copy of (see stories)",
         "description": "Page description (meta/og:description)",
         "sitename": "Site name the page declares",
-        "categories": "Categories the page declares, comma-separated",
+        "categories": "Categories the page declares (JSON list)",
         "feed_title": "Title in the feed entry",
         "feed_summary": "Summary in the feed entry",
         "feed_published": "Date in the feed entry",
