@@ -24,12 +24,15 @@ N = 24
 FAST = ["-s", "DOWNLOAD_TIMEOUT=10", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
         "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
         "-s", "CRAWLER_STORE_BATCH_SIZE=4", "--workers", "1", "-q"]
+#: Extraction inline (no worker process to start) where the pool is not what is tested.
+INLINE = [*FAST[:-3], "--workers", "0", "-q"]
 
 
 @pytest.fixture(scope="module")
 def web():
-    with LocalWeb([Site("k", "127.0.0.26")]) as w:
+    with LocalWeb([Site("k", "127.0.0.26"), Site("slow", "127.0.0.27")]) as w:
         w.feed = news_site(w["k"], N, delay=0.15, words=300)
+        w.slow_feed = news_site(w["slow"], N, delay=0.6, words=300)  # ~7 s of fetching
         yield w
 
 
@@ -61,7 +64,7 @@ def _wait_for_crawl_row(db: Path, timeout: float = 30) -> None:
 
 def test_sigkill_at_random_moments_then_resume(web, baseline, tmp_path):
     rng = random.Random(20251123)
-    for trial in range(3):
+    for trial in range(2):
         db = tmp_path / f"killed{trial}.db"
         proc = start_crawl("crawl", web.feed, "--db", db, *FAST)
         time.sleep(rng.uniform(0.3, 0.9) * baseline["seconds"])
@@ -74,13 +77,13 @@ def test_sigkill_at_random_moments_then_resume(web, baseline, tmp_path):
         assert article_rows(db) == baseline["rows"], f"trial {trial}"
 
 
-def test_second_crawl_is_refused_and_readers_work_meanwhile(web, baseline, tmp_path):
+def test_second_crawl_is_refused_and_readers_work_meanwhile(web, tmp_path):
     db = tmp_path / "busy.db"
-    first = start_crawl("crawl", web.feed, "--db", db, *FAST)
+    first = start_crawl("crawl", web.slow_feed, "--db", db, *INLINE)
     try:
         _wait_for_crawl_row(db)
-        second = run_cli("crawl", web.feed, "--db", db, *FAST, timeout=60)
-        waiting = start_crawl("crawl", web.feed, "--db", db, *FAST, "-s", "CRAWLER_LOCK_WAIT=120")
+        second = run_cli("crawl", web.slow_feed, "--db", db, *INLINE, timeout=60)
+        waiting = start_crawl("crawl", web.slow_feed, "--db", db, *INLINE, "-s", "CRAWLER_LOCK_WAIT=120")
         reader = run_cli("stories", "--db", db, timeout=60)
         still_running = first.poll() is None
     finally:
@@ -94,7 +97,7 @@ def test_second_crawl_is_refused_and_readers_work_meanwhile(web, baseline, tmp_p
     w_out, w_err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, w_err[-2000:]
     assert f"articles: 0 new, {N} already known" in w_out  # waited, then found it all stored
-    assert article_rows(db) == baseline["rows"]
+    assert len(article_rows(db)) == N
     assert check_db(db) == []
 
 
@@ -154,9 +157,9 @@ def test_read_only_database_is_a_clear_error(web, baseline, tmp_path):
             stack.enter_context(tmpfs(folder, "64m"))
         folder.mkdir(exist_ok=True)
         db = folder / "news.db"
-        assert run_cli("crawl", web.feed, "--db", db, *FAST).returncode == 0
+        assert run_cli("crawl", web.feed, "--db", db, *INLINE).returncode == 0
         with read_only(folder):
-            again = run_cli("crawl", web.feed, "--db", db, *FAST, "--refresh")
+            again = run_cli("crawl", web.feed, "--db", db, *INLINE, "--refresh")
         _one_clear_line(again, "read-only")
         assert check_db(db) == []
         assert article_rows(db) == baseline["rows"]
@@ -165,14 +168,14 @@ def test_read_only_database_is_a_clear_error(web, baseline, tmp_path):
 def test_full_disk_is_a_clear_error_and_nothing_is_lost(web, baseline, tmp_path):
     with tmpfs(tmp_path / "small", "320k") as folder:
         db = folder / "news.db"
-        full = run_cli("crawl", web.feed, "--db", db, *FAST, "--keep-html")
+        full = run_cli("crawl", web.feed, "--db", db, *INLINE, "--keep-html")
         _one_clear_line(full, "disk full")
         assert check_db(db) == []
         stored = article_rows(db)
         assert len(stored) < N
         assert all(stored[url] == baseline["rows"][url] for url in stored)
         _remount(folder, "size=64m")  # space freed: the same crawl again completes the rows
-        again = run_cli("crawl", web.feed, "--db", db, *FAST, "--keep-html")
+        again = run_cli("crawl", web.feed, "--db", db, *INLINE, "--keep-html")
         assert again.returncode == 0, again.stderr[-2000:]
         assert check_db(db) == []
         assert article_rows(db) == baseline["rows"]
