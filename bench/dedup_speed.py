@@ -222,6 +222,11 @@ def bench_rebuild(sizes: list[int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="also run the 1M-article runs")
+    ap.add_argument("--index-sizes", type=lambda s: [int(x) for x in s.split(",") if x],
+                    help="comma-separated index sizes instead of the defaults (empty: none)")
+    ap.add_argument("--rebuild-sizes", type=lambda s: [int(x) for x in s.split(",") if x],
+                    help="comma-separated rebuild sizes instead of the defaults (empty: none)")
+    ap.add_argument("--no-signatures", action="store_true", help="skip the signature rates")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -229,9 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rebuild_worker(n) if kind == "rebuild" else index_worker(kind, n)))
         return 0
     print(f"params: {PARAMS}")
-    bench_signatures()
-    bench_index([10_000, 100_000] + ([1_000_000] if args.full else []))
-    bench_rebuild([10_000] + ([100_000, 1_000_000] if args.full else []))
+    if not args.no_signatures:
+        bench_signatures()
+    index_sizes = args.index_sizes if args.index_sizes is not None else \
+        [10_000, 100_000] + ([1_000_000] if args.full else [])
+    rebuild_sizes = args.rebuild_sizes if args.rebuild_sizes is not None else \
+        [10_000] + ([100_000, 1_000_000] if args.full else [])
+    if index_sizes:
+        bench_index(index_sizes)
+    if rebuild_sizes:
+        bench_rebuild(rebuild_sizes)
     return 0
 
 

@@ -69,11 +69,22 @@ class IncompatibleIndex(RuntimeError):
 
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One signed 64-bit key per LSH band: the band's ``rows`` hash values and its number."""
-    values = signature[:bands * rows].astype(np.uint64).reshape(bands, rows)
-    h = np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return band_keys_many(signature[None, :], bands, rows)[0]
+
+
+def band_keys_many(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """:func:`band_keys` of every row of a (articles x num_perm) signature matrix."""
+    values = signatures[:, :bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
+    h = np.broadcast_to(np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+                        (len(signatures), bands))
     for column in range(rows):  # a loop over the rows of a band, not over articles
-        h = fmix64(h ^ values[:, column])
+        h = fmix64(h ^ values[:, :, column])
     return h.view(np.int64)
+
+
+def _sorted_pairs(keys: np.ndarray, ids: np.ndarray) -> Iterable[tuple[int, int]]:
+    order = np.lexsort((ids, keys))
+    return zip(keys[order].tolist(), ids[order].tolist())
 
 
 def site_paragraph_key(site: str | None, paragraph_key: int) -> int:
@@ -138,22 +149,27 @@ class Index:
     def add(self, article_id: int, fp: Fingerprint, site_paragraphs: Iterable[int]) -> None:
         self.add_many([(article_id, fp, site_paragraphs)])
 
-    def add_many(self, entries: Sequence[tuple[int, Fingerprint, Iterable[int]]]) -> None:
+    def add_many(self, entries: Sequence[tuple[int, Fingerprint, Iterable[int]]],
+                 bands: np.ndarray | None = None) -> None:
         """Index many articles with one statement per table (rows sorted by key, so a large
-        index is written page by page rather than at random)."""
+        index is written page by page rather than at random). ``bands`` may hold their
+        :func:`band_keys_many`, already computed."""
         if not entries:
             return
         p = self.params
-        bands, leads, paragraphs, articles, signatures = [], [], [], [], []
+        ids = np.array([e[0] for e in entries], dtype=np.int64)
+        if bands is None:
+            bands = band_keys_many(np.stack([e[1].signature for e in entries]),
+                                   p.lsh_bands, p.lsh_rows)
+        leads, paragraphs, articles, signatures = set(), set(), [], []
         for article_id, fp, site_paragraphs in entries:
-            bands.extend((k, article_id)
-                         for k in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist())
-            leads.extend((k, article_id) for k in set(fp.lead_keys.tolist()))
-            paragraphs.extend((k, article_id) for k in set(site_paragraphs))
+            leads.update((k, article_id) for k in fp.lead_keys.tolist())
+            paragraphs.update((k, article_id) for k in site_paragraphs)
             articles.append((article_id, article_id, fp.n_words))
             signatures.append((article_id, fp.signature.astype("<u4").tobytes()))
         execute = self.db.conn.executemany
-        execute("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)", sorted(bands))
+        execute("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)",
+                _sorted_pairs(bands.ravel(), np.repeat(ids, bands.shape[1])))
         execute("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)", sorted(leads))
         execute("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)", sorted(paragraphs))
         execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)", articles)
@@ -203,7 +219,7 @@ class Index:
 
     def signatures(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """The stored MinHash values of these articles."""
-        ids = list(ids)
+        ids = sorted(ids)
         out: dict[int, np.ndarray] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]

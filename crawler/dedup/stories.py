@@ -25,7 +25,7 @@ import sqlite_utils
 
 from .. import store
 from . import DedupParams
-from .index import Index, band_keys, site_paragraph_key
+from .index import Index, band_keys_many, site_paragraph_key
 from .normalize import Document, analyze
 from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
@@ -264,8 +264,10 @@ class _BatchReplay:
         self.assigner = assigner
         p = assigner.params
         index = assigner.index
-        self.bands = {a: band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()
-                      for a, fp, _ in batch}
+        self.band_matrix = band_keys_many(np.stack([fp.signature for _, fp, _ in batch]),
+                                          p.lsh_bands, p.lsh_rows) if batch else None
+        self.row = {a: i for i, (a, _, _) in enumerate(batch)}
+        self.bands = dict(zip(self.row, self.band_matrix.tolist())) if batch else {}
         self.stored_bands = index.postings(
             "dedup_bands", {k for keys in self.bands.values() for k in keys}, p.lsh_bucket_max + 2)
         self.stored_leads = index.postings(
@@ -273,7 +275,11 @@ class _BatchReplay:
             p.lead_key_max_postings + 2)
         self.batch_bands: dict[int, list[int]] = defaultdict(list)
         self.batch_leads: dict[int, list[int]] = defaultdict(list)
-        self.signatures: dict[int, np.ndarray] = {}
+        # Signatures of the stored articles that may become band candidates, read at once.
+        small = {a for ids in self.stored_bands.values() if len(ids) <= p.lsh_bucket_max + 1
+                 for a in ids}
+        self.signatures: dict[int, np.ndarray] = \
+            index.signatures(small) if p.lsh_min_jaccard > 0 else {}
         self.pending: list[tuple[int, Fingerprint, str | None]] = []
 
     def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
@@ -287,10 +293,12 @@ class _BatchReplay:
                 found.update(recent)
         found.discard(article_id)
         if found and p.lsh_min_jaccard > 0:
-            known = {a: self.signatures[a] for a in found if a in self.signatures}
-            known.update(self.assigner.index.signatures(found - set(known)))
-            found = {a for a, sig in known.items()
-                     if (sig == fp.signature).mean() >= p.lsh_min_jaccard}
+            known = {a: self.signatures[a] for a in found}
+            if known:
+                estimate = (np.stack(list(known.values())) == fp.signature).mean(axis=1)
+                found = {a for a, j in zip(known, estimate.tolist()) if j >= p.lsh_min_jaccard}
+            else:
+                found = set()
         for key in fp.lead_keys.tolist():
             stored, recent = self.stored_leads.get(key, ()), self.batch_leads.get(key, ())
             if len(stored) + len(recent) <= p.lead_key_max_postings + 1:
@@ -316,8 +324,9 @@ class _BatchReplay:
         """Write the queued articles: index rows, and each one a story of its own."""
         if not self.pending:
             return
+        rows = [self.row[a] for a, _, _ in self.pending]
         self.assigner.index.add_many([(a, fp, _site_keys(site, fp))
-                                      for a, fp, site in self.pending])
+                                      for a, fp, site in self.pending], self.band_matrix[rows])
         write_single_stories(self.assigner.db, [a for a, _, _ in self.pending])
         self.pending = []
 
