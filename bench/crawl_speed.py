@@ -156,8 +156,9 @@ def build_web(pages: PageSet, sizes: list[int], n_sites: int, feed_items: int
             numbers = list(range(s, size, n_sites))
             for k in range(0, len(numbers), feed_items):
                 path = f"/feeds/{size}-{k // feed_items}.xml"
-                site.routes[path] = Resource(
-                    rss_feed(site, numbers[k:k + feed_items]), "application/rss+xml")
+                site.routes[path] = Resource(  # ETag: a second crawl gets 304
+                    rss_feed(site, numbers[k:k + feed_items]), "application/rss+xml",
+                    etag=f'"{size}-{k}"')
                 feeds[size].append(site.url(path))
     return web, feeds
 
@@ -224,17 +225,19 @@ def pickling_cost(pages: PageSet, n: int = 200) -> dict:
 class ProcessWatch(threading.Thread):
     """Samples RSS/PSS and CPU time of a process and its descendants until stopped."""
 
-    def __init__(self, pid: int, interval: float = 0.2):
+    def __init__(self, pid: int, interval: float = 0.5):
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
         self.peak_main_rss = self.peak_total_rss = self.peak_total_pss = 0
         self.cpu: dict[int, float] = {}  # pid -> last seen CPU seconds
         self.stopped = threading.Event()
+        self.own_cpu = 0.0  # this thread's CPU time, not the simulator's
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             self.sample()
+        self.own_cpu = time.thread_time()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -304,11 +307,13 @@ def own_cpu() -> float:
 
 
 def crawl(feeds: list[str], size: int, args: argparse.Namespace, label: str,
-          extract_workers: int | None) -> dict:
-    """Run `python -m crawler crawl` over the feeds into a fresh database; its figures."""
+          extract_workers: int | None, settings: tuple[str, ...] = (), fresh: bool = True,
+          keep: bool = False) -> dict:
+    """Run `python -m crawler crawl` over the feeds into a (fresh) database; its figures."""
     run_dir = OUT / label
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
+    if fresh:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "feeds.txt").write_text("\n".join(feeds) + "\n")
     db_path, report_path = run_dir / "crawl.db", run_dir / "reactor.json"
     command = [
@@ -318,7 +323,7 @@ def crawl(feeds: list[str], size: int, args: argparse.Namespace, label: str,
         "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
         "-s", "CRAWLER_REACTOR_MONITOR=True", "-s", f"CRAWLER_REACTOR_MONITOR_FILE={report_path}",
         *(["--workers", str(extract_workers)] if extract_workers is not None else []),
-        *[x for s in args.set for x in ("-s", s)],
+        *[x for s in [*args.set, *settings] for x in ("-s", s)],
     ]
     server_cpu = own_cpu()
     started = time.perf_counter()
@@ -329,20 +334,23 @@ def crawl(feeds: list[str], size: int, args: argparse.Namespace, label: str,
     out, err = process.communicate()
     wall = time.perf_counter() - started
     watch.stop()
-    server_cpu = own_cpu() - server_cpu
+    server_cpu = own_cpu() - server_cpu - watch.own_cpu
     if process.returncode != 0:
         sys.exit(f"crawl failed ({process.returncode}):\n{out}\n{err[-3000:]}")
     db = sqlite3.connect(db_path)
     articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
     failed = db.execute("SELECT count(*) FROM failures WHERE kind = 'article'").fetchone()[0]
+    last = db.execute("SELECT n_pages, n_known, n_feeds FROM crawls ORDER BY id DESC LIMIT 1"
+                      ).fetchone()
     db.close()
     reactor = json.loads(report_path.read_text())
     pages = articles + failed
     main_cpu, helper_cpu = watch.cpu_split()
-    if not args.keep:
+    if not (args.keep or keep):
         shutil.rmtree(run_dir, ignore_errors=True)
     return {
+        "responses": last[0], "known": last[1], "feeds": last[2], "stdout": out,
         "label": label, "size": size, "pages": pages, "articles": articles, "stories": stories,
         "failed": failed, "wall": round(wall, 2), "crawl_seconds": reactor["elapsed"],
         "pages_per_s": pages / wall, "pages_per_s_crawling": pages / reactor["elapsed"],
@@ -351,7 +359,8 @@ def crawl(feeds: list[str], size: int, args: argparse.Namespace, label: str,
         "peak_total_pss_mb": watch.peak_total_pss / 2**20,
         "reactor_busy": reactor["busy_share"], "reactor_blocked": reactor["blocked_share"],
         "slowest_callbacks": reactor["slowest"][:3],
-        "main_ms_per_page": 1000 * main_cpu / max(pages, 1),
+        "main_ms_per_page": 1000 * reactor["cpu_seconds"] / max(pages, 1),  # after start-up
+        "main_startup_cpu_s": main_cpu - reactor["cpu_seconds"],
         "workers_ms_per_page": 1000 * helper_cpu / max(pages, 1),
         "server_ms_per_page": 1000 * server_cpu / max(pages, 1),
     }
@@ -382,6 +391,9 @@ def main() -> None:
     parser.add_argument("--per-site", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN")
     parser.add_argument("--inline", action="store_true",
                         help="also crawl the smallest size with extraction inline (workers 0)")
+    parser.add_argument("--without-jobs", action="store_true",
+                        help="also crawl the smallest size with CRAWLER_JOBS=False (no resume "
+                             "cache), to show what the cache costs")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="extra setting for the crawls")
     parser.add_argument("--keep", action="store_true", help="keep the crawled databases")
@@ -409,12 +421,19 @@ def main() -> None:
         results["ceiling_extract"] = ceiling(pages, n, args.cores, _extract_one)
         print(f"(a) ceiling, extract_article on {args.cores} processes: "
               f"{results['ceiling_extract']:.1f} pages/s", flush=True)
-        results["ceiling_analyse"] = ceiling(pages, n, args.cores, _analyse_one)
+        results["ceiling_analyse"] = ceiling(pages, min(n, 300), args.cores, _analyse_one)
         print(f"    extract + sketch (the workers' whole job): "
               f"{results['ceiling_analyse']:.1f} pages/s", flush=True)
         results["pickling"] = pickling_cost(pages)
         for size in sizes:
-            result = crawl(feeds[size], size, args, f"crawl-{size}", args.extract_workers)
+            result = crawl(feeds[size], size, args, f"crawl-{size}", args.extract_workers,
+                           keep=size == sizes[0])
+            results["crawls"].append(result)
+            print_crawl(result, results["ceiling_extract"])
+        results["recrawl"] = recrawl(web, feeds[sizes[0]], sizes[0], args)
+        if args.without_jobs:
+            result = crawl(feeds[sizes[0]], sizes[0], args, f"no-jobs-{sizes[0]}",
+                           args.extract_workers, ("CRAWLER_JOBS=False",))
             results["crawls"].append(result)
             print_crawl(result, results["ceiling_extract"])
         if args.inline:
@@ -427,6 +446,32 @@ def main() -> None:
     print_table(results)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1))
+
+
+def recrawl(web: LocalWeb, feeds: list[str], size: int, args: argparse.Namespace) -> dict:
+    """Crawl the first database again: unchanged feeds answer 304, known URLs are not fetched.
+
+    Then the same articles through other feed URLs (a query string added: no stored ETag), so
+    every entry is read and found stored.
+    """
+    label = f"crawl-{size}"
+    hits = len(web.log)
+    same = crawl(feeds, size, args, label, args.extract_workers, fresh=False, keep=True)
+    same_pages = sum(1 for _, path, _ in web.log[hits:] if path.startswith("/news/"))
+    hits = len(web.log)
+    other = crawl([f"{url}?again" for url in feeds], size, args, label, args.extract_workers,
+                  fresh=False)
+    other_pages = sum(1 for _, path, _ in web.log[hits:] if path.startswith("/news/"))
+    found = re.search(r"(\d+) unchanged \(304\)", same["stdout"])
+    unchanged = int(found.group(1)) if found else None
+    result = {"feeds": len(feeds), "same_feeds_304": unchanged,
+              "same_feeds_pages_fetched": same_pages, "other_feeds_pages_fetched": other_pages,
+              "other_feeds_known": other["known"]}
+    print(f"    re-crawl of {label}: {unchanged} of {len(feeds)} feeds unchanged (304), "
+          f"{same_pages} article pages fetched; the same articles via {len(feeds)} other feed "
+          f"URLs: {other['known']} entries known, {other_pages} article pages fetched",
+          flush=True)
+    return result
 
 
 def serve(web: LocalWeb, feeds: dict[int, list[str]], seconds: float) -> None:
