@@ -38,7 +38,7 @@ class FeedSpider(NewsSpider):
 
             settings.set("USER_AGENT", user_agent(settings.get("BOT_NAME"), __version__,
                                                   settings.get("CRAWLER_CONTACT_URL")),
-                         priority="project")
+                         priority="spider")  # the process re-applies its own at "project"
 
     def __init__(self, feeds: str | list[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
