@@ -8,9 +8,7 @@ same sites.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,44 +34,22 @@ FAST = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY
         "-s", "AUTOTHROTTLE_ENABLED=False", "-q"]
 INLINE = ["--workers", "0"]  # extract in the worker process: three pools would crowd 2 cores
 #: Short liveness periods, so a killed process is noticed within seconds.
-QUICK = ["-s", "CRAWLER_REDIS_HEARTBEAT=2", "-s", "CRAWLER_REDIS_WRITER_TTL=2"]
+QUICK = ["-s", "CRAWLER_REDIS_HEARTBEAT=2", "-s", "CRAWLER_REDIS_WRITER_TTL=4"]
 ARTICLE_PATHS = {page.path for page in all_pages()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """A private redis-server on 127.0.0.1 (skipped without one, but never under CI=true)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    from crawler.distributed.localredis import LocalRedis
+
+    if LocalRedis.binary() is None:
         message = "redis-server is not installed (apt-get install redis-server)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    folder = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        server.kill()
-        pytest.fail("redis-server did not start")
-    yield url
-    server.terminate()
-    server.wait(10)
+    with LocalRedis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -83,8 +83,8 @@ def connect(url: str):
 
     from crawler.errors import UserError
 
-    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10,
-                                  retry_on_timeout=True)
+    client = counting_client_class().from_url(url, socket_timeout=30, socket_connect_timeout=10,
+                                              retry_on_timeout=True)
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -101,3 +101,46 @@ def ensure_group(client, keys: Keys) -> None:
     except redis.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+
+
+_COUNTING = None
+
+
+def counting_client_class():
+    """redis.Redis that counts its round trips (a pipeline is one) in ``round_trips``, for
+    every client of the process: ours and scrapy-redis's (REDIS_PARAMS redis_cls)."""
+    global _COUNTING
+    if _COUNTING is None:
+        import redis
+        from redis.client import Pipeline
+
+        class CountingPipeline(Pipeline):
+            def execute(self, raise_on_error: bool = True):
+                if self.command_stack:
+                    CountingRedis.round_trips += 1
+                return super().execute(raise_on_error)
+
+        class CountingRedis(redis.Redis):
+            round_trips = 0
+
+            def execute_command(self, *args, **options):
+                CountingRedis.round_trips += 1
+                return super().execute_command(*args, **options)
+
+            def pipeline(self, transaction: bool = True, shard_hint=None):
+                return CountingPipeline(self.connection_pool, self.response_callbacks,
+                                        transaction, shard_hint)
+
+        _COUNTING = CountingRedis
+    return _COUNTING
+
+
+def round_trips() -> int:
+    """Round trips to Redis made by this process so far."""
+    return counting_client_class().round_trips
+
+
+def __getattr__(name: str):
+    if name == "CountingRedis":  # importable by path for scrapy-redis's REDIS_PARAMS
+        return counting_client_class()
+    raise AttributeError(name)

@@ -78,6 +78,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from .worker import enqueue, run_worker
 
+    if getattr(args, "resume", False):
+        raise UserError("a worker needs no --resume: the crawl's state lives in Redis")
     settings = crawl_settings(args)
     if args.idle_exit < 0:
         raise UserError("--idle-exit must be 0 or more")
@@ -88,7 +90,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     summary = run_worker(args.redis, args.prefix, settings)
     print(f"Worker {summary['worker']} {summary['status']} in {summary['elapsed']:.1f}s: "
           f"{summary['pages']} pages, {summary['feeds']} feeds, {summary['sent']} articles "
-          f"sent to the writer, {summary['failed']} failed")
+          f"sent to the writer, {summary['failed']} failed, {summary['round_trips']} Redis "
+          f"round trips")
     return 0 if summary["status"] == "finished" else 1
 
 
@@ -113,6 +116,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     summary = run_writer(args.redis, args.db, prefix=args.prefix, settings=settings,
                          idle_exit=args.idle_exit, quiet=args.quiet)
     print_summary(summary)
+    print(f"  Redis: {summary['entries']} results written, {summary['round_trips']} round trips")
     if summary["claimed"]:
         print(f"  taken over from a previous writer: {summary['claimed']} results")
     return 0 if summary["status"] == "finished" else 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 import uuid
 from typing import Iterable
 
@@ -52,11 +53,18 @@ class LeasedQueue(PriorityQueue):
         self.inflight_key = Keys(spider.settings.get("CRAWLER_REDIS_PREFIX")).inflight(self.worker)
         self._pop = server.register_script(_POP)
         self._ids = itertools.count(1)
+        # Scrapy asks the scheduler after every response; an empty queue is asked again only
+        # after this pause, which saves a round trip per page while a worker is busy.
+        self.empty_pause = spider.settings.getfloat("CRAWLER_REDIS_EMPTY_PAUSE")
+        self.empty_until = 0.0
 
     def pop(self, timeout=0):
+        if time.monotonic() < self.empty_until:
+            return None
         lease = f"{self.tag}.{next(self._ids)}"
         data = self._pop(keys=[self.key, self.inflight_key], args=[lease])
         if not data:
+            self.empty_until = time.monotonic() + self.empty_pause
             return None
         request = self._decode_request(data)
         request.meta[LEASES] = [*request.meta.get(LEASES, ()), lease]

@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "CRAWLER_REDIS_IDLE_EXIT": 0.0,
     #: Seconds between an idle worker's looks at the shared queue (Scrapy alone: 5).
     "CRAWLER_REDIS_POLL": 0.5,
+    #: Seconds a worker that found the shared queue empty waits before asking it again.
+    "CRAWLER_REDIS_EMPTY_PAUSE": 0.2,
     #: Seconds the writer's lock lives unless renewed; a restarted writer waits at most this.
     "CRAWLER_REDIS_WRITER_TTL": 15.0,
 }
@@ -37,13 +39,15 @@ def worker_settings(redis_url: str, prefix: str, pipelines: dict[str, int]) -> d
     pipelines[PUSH_PIPELINE] = order
     return {
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
-        "SCHEDULER_QUEUE_CLASS": "crawler.distributed.queue.LeasedQueue",
+        "SCHEDULER_QUEUE_CLASS": "crawler.distributed.leases.LeasedQueue",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_QUEUE_KEY": keys.requests,
         "SCHEDULER_DUPEFILTER_KEY": keys.seen,
         "REDIS_START_URLS_KEY": keys.start,
         "REDIS_URL": redis_url,
+        # scrapy-redis's clients count their round trips like ours (crawler.distributed)
+        "REDIS_PARAMS": {"redis_cls": "crawler.distributed.CountingRedis"},
         "CRAWLER_REDIS_PREFIX": prefix,
         "CRAWLER_DB": "",
         "ITEM_PIPELINES": pipelines,

@@ -27,9 +27,9 @@ from twisted.internet import task
 from crawler.items import Page
 from crawler.spiders.feeds import FeedSpider
 
-from . import Keys, connect, ensure_group
+from . import Keys, connect, ensure_group, round_trips
 from .outbox import Outbox
-from .queue import busy_elsewhere, leases_of, release_own, requeue_dead
+from .leases import busy_elsewhere, leases_of, release_own, requeue_dead
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
             slot.nextcall.schedule()
 
     def deregister(self, spider=None, reason: str = "") -> None:
+        self.crawler.stats.set_value("redis/round_trips", round_trips())
         for loop in (getattr(self, "beater", None), getattr(self, "poller", None)):
             if loop is not None and loop.running:
                 loop.stop()

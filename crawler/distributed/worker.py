@@ -38,6 +38,7 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
         "sent": int(stats.get("news/articles_sent", 0)),
         "feeds": int(stats.get("news/feeds_done", 0)),
         "failed": int(stats.get("news/articles_failed", 0)),
+        "round_trips": int(stats.get("redis/round_trips", 0)),
     }
 
 

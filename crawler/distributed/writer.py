@@ -26,13 +26,15 @@ from crawler.dedup.stories import StoryAssigner
 from crawler.errors import UserError
 from crawler.pipelines import store_page
 
-from . import WRITER_GROUP, Keys, ensure_group
+from . import WRITER_GROUP, Keys, ensure_group, round_trips
 from .messages import decode
 
 logger = logging.getLogger(__name__)
 
 _REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
 return 0
 """
 _RELEASE = """
@@ -65,8 +67,10 @@ class WriterLock:
     def renew(self) -> None:
         if time.monotonic() - self.renewed < self.ttl_ms / 3000:
             return
+        # a lock that expired while this writer was busy is taken back, unless another has it
         if not self._refresh(keys=[self.key], args=[self.token, self.ttl_ms]):
-            raise UserError("lost the writer lock (stalled longer than its time to live?)")
+            holder = (self.client.get(self.key) or b"?").decode()
+            raise UserError(f"another writer ({holder}) took over while this one stalled")
         self.renewed = time.monotonic()
 
     def release(self) -> None:
@@ -77,13 +81,14 @@ class Writer:
     """Drain the results stream into one SQLite database."""
 
     def __init__(self, client, keys: Keys, db, params: DedupParams, *, crawl_id: int,
-                 batch_size: int = 100, min_words: int = 1):
+                 batch_size: int = 100, batch_seconds: float = 1.0, min_words: int = 1):
         self.client = client
         self.keys = keys
         self.db = db
         self.assigner = StoryAssigner(db, params)
         self.crawl_id = crawl_id
         self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
         self.min_words = min_words
         self.consumer = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.stats: Counter = Counter()
@@ -101,10 +106,20 @@ class Writer:
                 return claimed
 
     def read(self, pending: bool, block_ms: int) -> list[tuple[bytes, dict | None]]:
-        """Entries of this consumer's own pending list (``pending``) or new ones."""
+        """Entries of this consumer's own pending list (``pending``) or new ones; a short batch
+        waits CRAWLER_STORE_BATCH_SECONDS to fill up (XREADGROUP answers at the first entry),
+        so a trickle of results costs two round trips and one transaction per batch, not per
+        article."""
+        entries = self._read(pending, self.batch_size, block_ms)
+        if entries and not pending and len(entries) < self.batch_size and self.batch_seconds:
+            time.sleep(self.batch_seconds)
+            entries += self._read(False, self.batch_size - len(entries), None)
+        return entries
+
+    def _read(self, pending: bool, count: int, block_ms: int | None) -> list:
         answer = self.client.xreadgroup(
             WRITER_GROUP, self.consumer, {self.keys.results: "0" if pending else ">"},
-            count=self.batch_size, block=None if pending else block_ms)
+            count=count, block=None if pending else block_ms)
         return answer[0][1] if answer else []
 
     # ------------------------------------------------------------ writing
@@ -199,6 +214,7 @@ class Writer:
             lock.renew()
             entries = self.read(pending, int(block * 1000))
             if entries:
+                lock.renew()
                 self.write(entries)
                 last_work = time.monotonic()
             elif pending:
@@ -239,6 +255,7 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
         publish_validators(client, keys, db)
         writer = Writer(client, keys, db, DedupParams.from_settings(s), crawl_id=crawl_id,
                         batch_size=s.getint("CRAWLER_STORE_BATCH_SIZE"),
+                        batch_seconds=s.getfloat("CRAWLER_STORE_BATCH_SECONDS"),
                         min_words=s.getint("CRAWLER_MIN_WORDS"))
         started, status = time.monotonic(), "interrupted"
         previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -260,6 +277,7 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
     summary["status"] = status
     summary["entries"] = writer.stats["entries"]
     summary["claimed"] = writer.stats["claimed"]
+    summary["round_trips"] = round_trips()
     return summary
 
 

@@ -1,0 +1,214 @@
+"""Distributed crawl speed: 1, 2, 4 worker processes sharing one Redis frontier, one writer.
+
+Against the same news-site simulator as bench/crawl_speed.py (its pages, sites and feeds), each
+run starts a private redis-server, queues the feeds, starts N `crawler worker` processes and one
+`crawler store`, and reports in one table:
+
+- pages/s end to end (wall time from the first process started to the last one stopped, so
+  process start-up counts) and while fetching (first to last article fetch in the simulator);
+- Redis round trips per page (counted by every client, scrapy-redis's included; a pipeline or
+  MULTI/EXEC is one) and commands per page (the server's INFO commandstats before/after);
+- the writer alone: articles/s it stores (stories included) from a full stream, with no worker
+  running: the rate one writer can take from any number of machines.
+
+On one machine the workers share its cores with each other and the writer, so more workers
+cannot go faster than the cores allow: the figure to read is the overhead (pages/s at N workers
+against 1), and the writer's rate against one machine's crawl rate.
+
+Usage: python bench/redis_speed.py [--workers 1,2,4] [--size 1000] [--sites 20]
+(also run by `python bench/crawl_speed.py --workers 1,2,4`)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import crawl_speed as simulator  # noqa: E402
+
+from crawler.distributed.localredis import LocalRedis  # noqa: E402
+from crawler.distributed.worker import enqueue  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "redis_speed"
+FAST = ["-q", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "RETRY_TIMES=0"]
+IDLE = 1.0  # --idle-exit of every process: part of each wall time
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "crawler", *map(str, args)]
+
+
+def commands_processed(client) -> dict[str, int]:
+    """Calls per command since the last CONFIG RESETSTAT (the benchmark's own left out)."""
+    stats = client.info("commandstats")
+    calls = {k.split("_", 1)[1]: v["calls"] for k, v in stats.items()}
+    return {k: n for k, n in calls.items()
+            if k not in ("info", "config|resetstat", "flushall", "config")}
+
+
+def run(url: str, client, feeds: list[str], n_workers: int, args, label: str,
+        with_writer: bool = True) -> dict:
+    """N workers (and the writer) over the feeds into a fresh database; their figures."""
+    client.flushall()
+    client.config_resetstat()
+    run_dir = OUT / label
+    run_dir.mkdir(parents=True, exist_ok=True)
+    db_path = run_dir / "crawl.db"
+    for old in run_dir.glob("crawl.db*"):
+        old.unlink()
+    enqueue(url, "crawler", feeds)
+    extract = max(1, args.cores // n_workers)
+    settings = [*FAST, "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
+                "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
+                "--workers", str(extract), *[x for s in args.set for x in ("-s", s)]]
+    args.web.log.clear()
+    started = time.perf_counter()
+    processes = [subprocess.Popen(command("worker", "--redis", url, "--idle-exit", IDLE,
+                                          *settings), cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for _ in range(n_workers)]
+    writer = None
+    if with_writer:
+        writer = subprocess.Popen(command("store", "--redis", url, "--db", db_path,
+                                          "--idle-exit", IDLE, "-q"),
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+    outputs = [p.communicate() for p in processes]
+    workers_done = time.perf_counter()
+    writer_out = writer.communicate() if writer else ("", "")
+    wall = time.perf_counter() - started
+    for p, (out, err) in zip(processes + ([writer] if writer else []),
+                             outputs + ([writer_out] if writer else [])):
+        if p.returncode != 0:
+            sys.exit(f"{p.args} failed:\n{out}\n{err[-3000:]}")
+    trips = sum(int(re.search(r"(\d+) Redis round trips", out).group(1)) for out, _ in outputs)
+    by_command = commands_processed(client)
+    commands = sum(by_command.values())
+    times = [t for _, path, t in args.web.log if path.startswith("/news/")]
+    unique = len({(site, path) for site, path, _ in args.web.log if path.startswith("/news/")})
+    result = {"label": label, "workers": n_workers, "extract_per_worker": extract,
+              "wall": round(wall, 2), "workers_wall": round(workers_done - started, 2),
+              "fetch_span": round(max(times) - min(times), 2) if times else None,
+              "by_command": dict(sorted(by_command.items(), key=lambda kv: -kv[1])),
+              "fetched": len(times), "fetched_twice": len(times) - unique,
+              "worker_round_trips": trips, "commands": commands,
+              "db": db_path}
+    if writer:
+        result.update(writer_figures(writer_out[0], db_path))
+        result["round_trips"] = trips + result["writer_round_trips"]
+    return result
+
+
+def writer_figures(out: str, db_path: Path) -> dict:
+    db = sqlite3.connect(db_path)
+    articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    failed = db.execute("SELECT count(*) FROM failures WHERE kind = 'article'").fetchone()[0]
+    db.close()
+    elapsed = float(re.search(r"finished in ([\d.]+)s", out).group(1))
+    return {"articles": articles, "stories": stories, "failed": failed,
+            "pages": articles + failed, "writer_elapsed": elapsed,
+            "writer_round_trips": int(re.search(r"(\d+) round trips", out).group(1))}
+
+
+def writer_alone(url: str, client, feeds: list[str], args) -> dict:
+    """Fill the stream with every result first (workers, no writer), then time the writer."""
+    filled = run(url, client, feeds, 2, args, "writer-alone", with_writer=False)
+    backlog = client.xlen("crawler:results")
+    db_path = filled["db"]
+    started = time.perf_counter()
+    out = subprocess.run(command("store", "--redis", url, "--db", db_path, "--idle-exit", IDLE,
+                                 "-q"), cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        sys.exit(f"writer failed:\n{out.stdout}\n{out.stderr[-3000:]}")
+    figures = writer_figures(out.stdout, db_path)
+    busy = max(figures["writer_elapsed"] - IDLE, 1e-6)
+    return {**figures, "backlog": backlog, "wall": round(wall, 2),
+            "articles_per_s": figures["pages"] / busy,
+            "ms_per_article": 1000 * busy / max(figures["pages"], 1),
+            "round_trips_per_article": figures["writer_round_trips"] / max(figures["pages"], 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--workers", default="1,2,4", help="worker processes per run")
+    parser.add_argument("--size", type=int, default=1000, help="article pages per crawl")
+    parser.add_argument("--sites", type=int, default=20, help="simulated news sites")
+    parser.add_argument("--feed-items", type=int, default=50, help="articles per feed")
+    parser.add_argument("--dup-share", type=float, default=0.2,
+                        help="share of pages that are near-identical copies of another page")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1,
+                        help="extraction processes shared out among the workers")
+    parser.add_argument("--concurrency", type=int, default=32, help="CONCURRENT_REQUESTS")
+    parser.add_argument("--per-site", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN")
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--json", type=Path, default=OUT.parent / "redis_speed.json")
+    args = parser.parse_args(argv)
+    if LocalRedis.binary() is None:
+        sys.exit("redis-server is not installed (apt-get install redis-server)")
+    counts = [int(n) for n in args.workers.split(",")]
+
+    templates = [simulator.Template(p) for p in simulator.corpus_pages(simulator.CORPUS)]
+    pages = simulator.PageSet(templates, args.dup_share)
+    web, feeds = simulator.build_web(pages, [args.size], args.sites, args.feed_items)
+    args.web = web
+    print(f"{args.size} pages on {args.sites} sites ({len(feeds[args.size])} feeds), workers "
+          f"{counts}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+          flush=True)
+    import redis
+
+    results = {"size": args.size, "load_before": os.getloadavg()[0], "runs": []}
+    try:
+        with tempfile.TemporaryDirectory() as folder, LocalRedis(folder) as url:
+            client = redis.Redis.from_url(url)
+            for n in counts:
+                r = run(url, client, feeds[args.size], n, args, f"workers-{n}")
+                results["runs"].append(r)
+                print_run(r, results["runs"][0])
+            results["writer"] = w = writer_alone(url, client, feeds[args.size], args)
+            print(f"writer alone: {w['pages']} results from a full stream in "
+                  f"{w['writer_elapsed'] - IDLE:.1f} s: {w['articles_per_s']:.0f} articles/s "
+                  f"({w['ms_per_article']:.1f} ms each, stories included), "
+                  f"{w['round_trips_per_article']:.2f} round trips per article", flush=True)
+    finally:
+        web.stop()
+    results["load_after"] = os.getloadavg()[0]
+    print(f"load average {results['load_before']:.1f} before, {results['load_after']:.1f} after")
+    for r in results["runs"]:
+        r["db"] = str(r["db"])
+    results["writer"]["db"] = str(results["writer"].get("db", ""))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1, default=str))
+
+
+def print_run(r: dict, first: dict) -> None:
+    pages = r["pages"]
+    rate = pages / r["wall"]
+    fetching = pages / r["fetch_span"] if r["fetch_span"] else float("nan")
+    r.update(pages_per_s=rate, pages_per_s_fetching=fetching,
+             round_trips_per_page=r["round_trips"] / max(pages, 1),
+             commands_per_page=r["commands"] / max(pages, 1))
+    base = first.get("pages_per_s", rate)
+    print(f"{r['workers']} workers ({r['extract_per_worker']} extraction processes each): "
+          f"{pages} pages ({r['articles']} articles, {r['stories']} stories, {r['fetched']} "
+          f"fetches) in {r['wall']:.1f} s: {rate:.1f} pages/s ({rate / base:.2f}x of 1 worker), "
+          f"{fetching:.1f} pages/s while fetching; Redis {r['round_trips_per_page']:.2f} round "
+          f"trips and {r['commands_per_page']:.2f} commands per page", flush=True)
+
+
+if __name__ == "__main__":
+    main()
