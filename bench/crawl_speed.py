@@ -384,9 +384,9 @@ def main() -> None:
                         help="processes of the ceiling's pool")
     parser.add_argument("--extract-workers", type=int, default=None,
                         help="the crawl's CRAWLER_EXTRACT_WORKERS (default: one per core)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="crawl processes sharing one frontier (more than 1 needs the Redis "
-                             "scheduler of issue 8)")
+    parser.add_argument("--workers", default="1",
+                        help="crawl processes sharing one Redis frontier, e.g. 1,2,4 (anything "
+                             "but 1 runs bench/redis_speed.py on the first size)")
     parser.add_argument("--concurrency", type=int, default=32, help="CONCURRENT_REQUESTS")
     parser.add_argument("--per-site", type=int, default=8, help="CONCURRENT_REQUESTS_PER_DOMAIN")
     parser.add_argument("--inline", action="store_true",
@@ -402,8 +402,14 @@ def main() -> None:
                         help="only run the simulator this long (feed lists in bench/out/"
                              "crawl_speed/feeds-SIZE.txt), e.g. to profile a crawl by hand")
     args = parser.parse_args()
-    if args.workers != 1:
-        parser.error("--workers > 1 needs the shared Redis frontier (issue 8); not yet built")
+    if args.workers != "1":  # several crawl processes, one Redis frontier, one writer
+        from redis_speed import main as redis_speed
+
+        return redis_speed(["--workers", args.workers, "--size", args.sizes.split(",")[0],
+                            "--sites", str(args.sites), "--feed-items", str(args.feed_items),
+                            "--dup-share", str(args.dup_share), "--cores", str(args.cores),
+                            "--concurrency", str(args.concurrency), "--per-site",
+                            str(args.per_site), *[x for s in args.set for x in ("-s", s)]])
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     templates = [Template(p) for p in corpus_pages(CORPUS)]
