@@ -120,7 +120,8 @@ def writer_figures(out: str, db_path: Path) -> dict:
     elapsed = float(re.search(r"finished in ([\d.]+)s", out).group(1))
     return {"articles": articles, "stories": stories, "failed": failed,
             "pages": articles + failed, "writer_elapsed": elapsed,
-            "writer_round_trips": int(re.search(r"(\d+) round trips", out).group(1))}
+            "writer_round_trips": int(re.search(r"(\d+) round trips", out).group(1)),
+            "story_ms": float(re.search(r"stories ([\d.]+) ms", out).group(1))}
 
 
 def writer_alone(url: str, client, feeds: list[str], args) -> dict:
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
             results["writer"] = w = writer_alone(url, client, feeds[args.size], args)
             print(f"writer alone: {w['pages']} results from a full stream in "
                   f"{w['writer_elapsed'] - IDLE:.1f} s: {w['articles_per_s']:.0f} articles/s "
-                  f"({w['ms_per_article']:.1f} ms each, stories included), "
+                  f"({w['ms_per_article']:.1f} ms each, of which stories "
+                  f"{w['story_ms']:.1f} ms), "
                   f"{w['round_trips_per_article']:.2f} round trips per article", flush=True)
     finally:
         web.stop()

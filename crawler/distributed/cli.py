@@ -116,7 +116,8 @@ def cmd_store(args: argparse.Namespace) -> int:
     summary = run_writer(args.redis, args.db, prefix=args.prefix, settings=settings,
                          idle_exit=args.idle_exit, quiet=args.quiet)
     print_summary(summary)
-    print(f"  Redis: {summary['entries']} results written, {summary['round_trips']} round trips")
+    print(f"  Redis: {summary['entries']} results written, {summary['round_trips']} round "
+          f"trips; stories {summary['story_ms']:.1f} ms per new article")
     if summary["claimed"]:
         print(f"  taken over from a previous writer: {summary['claimed']} results")
     return 0 if summary["status"] == "finished" else 1

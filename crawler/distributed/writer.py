@@ -77,6 +77,23 @@ class WriterLock:
         self._release(keys=[self.key], args=[self.token])
 
 
+class TimedAssigner:
+    """The story index with a stopwatch: what one writer spends on stories per article."""
+
+    def __init__(self, assigner: StoryAssigner):
+        self.assigner = assigner
+        self.seconds = 0.0
+        self.calls = 0
+
+    def add(self, article_id: int, fp) -> int:
+        started = time.perf_counter()
+        try:
+            return self.assigner.add(article_id, fp)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1
+
+
 class Writer:
     """Drain the results stream into one SQLite database."""
 
@@ -85,7 +102,7 @@ class Writer:
         self.client = client
         self.keys = keys
         self.db = db
-        self.assigner = StoryAssigner(db, params)
+        self.assigner = TimedAssigner(StoryAssigner(db, params))
         self.crawl_id = crawl_id
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
@@ -278,6 +295,7 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
     summary["entries"] = writer.stats["entries"]
     summary["claimed"] = writer.stats["claimed"]
     summary["round_trips"] = round_trips()
+    summary["story_ms"] = 1000 * writer.assigner.seconds / max(writer.assigner.calls, 1)
     return summary
 
 
