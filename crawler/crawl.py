@@ -15,6 +15,8 @@ from scrapy.settings import Settings
 
 from crawler import schedule, store
 from crawler.dberrors import fatal_database_error
+from crawler.dedup import DedupParams
+from crawler.dedup.index import Index
 from crawler.errors import UserError
 from crawler.jobs import Job
 from crawler.lock import CrawlLock
@@ -54,6 +56,9 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
 def _run_spider(spider: str, db_path: str, kind: str, args: dict,
                 settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> dict:
     db = store.open_db(db_path)
+    # The dedup index's tables too, before Scrapy starts: a full or read-only disk shows here
+    # as one clear error rather than inside the engine's start-up.
+    Index(db, DedupParams.from_settings(project_settings(settings)))
     crawl_id = store.start_crawl(db, kind, args)
     overrides = {"CRAWLER_DB": str(db_path), "CRAWLER_CRAWL_ID": crawl_id, **(settings or {})}
     job = Job.for_crawl(project_settings(overrides), db_path, kind, args)

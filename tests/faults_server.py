@@ -187,6 +187,8 @@ def article_rows(db_path) -> dict[str, tuple]:
     import sqlite3
 
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
+            return {}  # killed (or out of space) before the schema was written
         return {url: (title, digest, bool(story)) for url, title, digest, story in conn.execute(
             "SELECT a.url, a.title, a.content_hash, s.id FROM articles a "
             "LEFT JOIN stories s ON s.id = a.story_id")}
