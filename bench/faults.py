@@ -182,30 +182,12 @@ def hostile_crawl(tmp: Path, out: list) -> list[Case]:
 
 def case_sitemaps(tmp: Path, out: list) -> Case:
     """Entity tricks and a gzip bomb in sitemaps, an endless calendar: `crawler scrape`."""
-    from tests.faults_server import calendar, gzip_bomb
-    from tests.pages import article_page
-    from tests.test_hostile import ENTITY_BOMB, EXTERNAL, STORY
+    from tests.test_hostile import add_sitemap_traps
 
     case = Case("sitemaps: entities, gzip bomb; calendar trap")
     with LocalWeb([Site("s", "127.0.0.43")]) as web:
         site = web["s"]
-        b = site.base
-        urlset = ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                  '<url><loc>{b}/{page}?x=&{ent};</loc></url></urlset>')
-        site.routes.update({
-            "/robots.txt": Resource("User-agent: *\nAllow: /\n" + "".join(
-                f"Sitemap: {b}/{n}\n" for n in ("laughs.xml", "xxe.xml", "bomb.xml.gz")),
-                "text/plain"),
-            "/": Resource(article_page("Start", ["Willkommen."]).replace(
-                "</body>", f'<a href="{b}/calendar?m=0">Kalender</a></body>')),
-            "/laughs.xml": Resource(ENTITY_BOMB.format(root="urlset") + urlset.format(
-                b=b, page="a1.html", ent="lol9"), "application/xml"),
-            "/xxe.xml": Resource(EXTERNAL.format(root="urlset", base=b) + urlset.format(
-                b=b, page="a2.html", ent="xxe"), "application/xml"),
-            "/bomb.xml.gz": Resource(gzip_bomb().body, "application/x-gzip"),
-            "/a2.html": Resource(article_page("Zweite Meldung", STORY)),
-            "/calendar": calendar(),
-        })
+        add_sitemap_traps(site)
         result = run_cli("scrape", site.url("/"), "--follow-links", "--db", tmp / "s.db",
                          *QUICK, *LOOPBACK_ONLY, "--workers", "1", timeout=300)
         paths = [p for _, p, _ in web.log]

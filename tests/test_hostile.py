@@ -366,32 +366,38 @@ def test_bad_network_setting_fails_loudly(tmp_path):
 # ---------------------------------------------------------------- a hostile site, scraped
 
 
+def add_sitemap_traps(site: Site) -> None:
+    """Sitemaps with entity tricks and a gzip bomb, a home page leading into an endless
+    calendar (bench/faults.py uses it too)."""
+    b = site.base
+    urlset = ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+              '<url><loc>{b}/{page}?x=&{ent};</loc></url></urlset>')
+    site.routes.update({
+        "/robots.txt": Resource("User-agent: *\nAllow: /\n" + "".join(
+            f"Sitemap: {b}/{name}\n" for name in ("laughs.xml", "xxe.xml", "bomb.xml.gz")),
+            "text/plain"),
+        "/": Resource(article_page("Startseite", ["Willkommen."]).replace(
+            "</body>", f'<a href="{b}/calendar?m=0">Kalender</a></body>')),
+        "/laughs.xml": Resource(ENTITY_BOMB.format(root="urlset") + urlset.format(
+            b=b, page="a1.html", ent="lol9"), "application/xml"),
+        "/xxe.xml": Resource(EXTERNAL.format(root="urlset", base=b) + urlset.format(
+            b=b, page="a2.html", ent="xxe"), "application/xml"),
+        "/bomb.xml.gz": Resource(gzip_bomb().body, "application/x-gzip"),
+        "/a1.html": Resource(article_page("Erste Meldung", STORY)),
+        "/a2.html": Resource(article_page("Zweite Meldung", STORY)),
+        "/secret.txt": Resource("TOP-SECRET-TOKEN", "text/plain"),
+        "/evil.dtd": Resource('<!ENTITY stolen "STOLEN">', "application/xml-dtd"),
+        "/calendar": calendar(),
+    })
+
+
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory):
     """`crawler scrape` of a site whose sitemaps carry entity tricks and a gzip bomb, and
     whose pages lead into an endless calendar."""
     with LocalWeb([Site("s", "127.0.0.23")]) as w:
         site = w["s"]
-        b = site.base
-        urlset = ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                  '<url><loc>{b}/{page}?x=&{ent};</loc></url></urlset>')
-        site.routes.update({
-            "/robots.txt": Resource("User-agent: *\nAllow: /\n" + "".join(
-                f"Sitemap: {b}/{name}\n" for name in ("laughs.xml", "xxe.xml", "bomb.xml.gz")),
-                "text/plain"),
-            "/": Resource(article_page("Startseite", ["Willkommen."]).replace(
-                "</body>", f'<a href="{b}/calendar?m=0">Kalender</a></body>')),
-            "/laughs.xml": Resource(ENTITY_BOMB.format(root="urlset") + urlset.format(
-                b=b, page="a1.html", ent="lol9"), "application/xml"),
-            "/xxe.xml": Resource(EXTERNAL.format(root="urlset", base=b) + urlset.format(
-                b=b, page="a2.html", ent="xxe"), "application/xml"),
-            "/bomb.xml.gz": Resource(gzip_bomb().body, "application/x-gzip"),
-            "/a1.html": Resource(article_page("Erste Meldung", STORY)),
-            "/a2.html": Resource(article_page("Zweite Meldung", STORY)),
-            "/secret.txt": Resource("TOP-SECRET-TOKEN", "text/plain"),
-            "/evil.dtd": Resource('<!ENTITY stolen "STOLEN">', "application/xml-dtd"),
-            "/calendar": calendar(),
-        })
+        add_sitemap_traps(site)
         db_path = tmp_path_factory.mktemp("scraped") / "scraped.db"
         result = run_cli("scrape", site.url("/"), "--follow-links", "--db", db_path, *FAST,
                          *LOOPBACK_ONLY, timeout=180)
