@@ -183,29 +183,33 @@ def rss_feed(site: Site, numbers: list[int]) -> str:
 # ---------------------------------------------------------------- (a) the ceiling
 
 
-def _extract_one(args):
+def _extract_one(args) -> float:
     from crawler.extract import extract_article
     body, url = args
-    return len(extract_article(body, url).get("text") or "")
+    started = time.process_time()
+    extract_article(body, url)
+    return time.process_time() - started
 
 
-def _analyse_one(args):
+def _analyse_one(args) -> float:
     from crawler.dedup import DedupParams
     from crawler.pipelines import analyse_page
     body, url = args
-    return len(analyse_page(body, url, None, DedupParams()).get("text") or "")
+    started = time.process_time()
+    analyse_page(body, url, None, DedupParams())
+    return time.process_time() - started
 
 
-def ceiling(pages: PageSet, n: int, processes: int, func) -> float:
-    """Pages/s of `func` over pages 0..n-1 in a pool of `processes` (warm, as in a crawl)."""
+def ceiling(pages: PageSet, n: int, processes: int, func) -> tuple[float, float]:
+    """Pages/s of `func` over pages 0..n-1 in a pool of `processes` (warm, as in a crawl),
+    and its CPU ms per page (a figure that other load on the machine barely changes)."""
     with get_context("forkserver").Pool(processes) as pool:
         pool.map(func, [(pages.body(i), f"http://127.0.0.1/news/{i}.html")
                         for i in range(processes * 2)], chunksize=1)  # imports, caches
         jobs = ((pages.body(i), f"http://127.0.0.1/news/{i}.html") for i in range(n))
         started = time.perf_counter()
-        for _ in pool.imap_unordered(func, jobs, chunksize=2):
-            pass
-        return n / (time.perf_counter() - started)
+        cpu = sum(pool.imap_unordered(func, jobs, chunksize=2))
+        return n / (time.perf_counter() - started), 1000 * cpu / n
 
 
 def pickling_cost(pages: PageSet, n: int = 200) -> dict:
@@ -394,6 +398,9 @@ def main() -> None:
     parser.add_argument("--without-jobs", action="store_true",
                         help="also crawl the smallest size with CRAWLER_JOBS=False (no resume "
                              "cache), to show what the cache costs")
+    parser.add_argument("--kill-after", type=float, default=0, metavar="SECONDS",
+                        help="also kill -9 a crawl of the smallest size after this long, then "
+                             "re-run it: what is lost, what is fetched again")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="extra setting for the crawls")
     parser.add_argument("--keep", action="store_true", help="keep the crawled databases")
@@ -424,28 +431,34 @@ def main() -> None:
     results: dict = {"sizes": sizes, "load_before": os.getloadavg()[0], "crawls": []}
     try:
         n = min(args.ceiling_pages, max(sizes))
-        results["ceiling_extract"] = ceiling(pages, n, args.cores, _extract_one)
+        results["ceiling_extract"], results["extract_cpu_ms"] = ceiling(
+            pages, n, args.cores, _extract_one)
         print(f"(a) ceiling, extract_article on {args.cores} processes: "
-              f"{results['ceiling_extract']:.1f} pages/s", flush=True)
-        results["ceiling_analyse"] = ceiling(pages, min(n, 300), args.cores, _analyse_one)
+              f"{results['ceiling_extract']:.1f} pages/s ({results['extract_cpu_ms']:.1f} ms CPU "
+              f"per page)", flush=True)
+        results["ceiling_analyse"], results["analyse_cpu_ms"] = ceiling(
+            pages, min(n, 300), args.cores, _analyse_one)
         print(f"    extract + sketch (the workers' whole job): "
-              f"{results['ceiling_analyse']:.1f} pages/s", flush=True)
+              f"{results['ceiling_analyse']:.1f} pages/s ({results['analyse_cpu_ms']:.1f} ms CPU "
+              f"per page)", flush=True)
         results["pickling"] = pickling_cost(pages)
         for size in sizes:
             result = crawl(feeds[size], size, args, f"crawl-{size}", args.extract_workers,
                            keep=size == sizes[0])
             results["crawls"].append(result)
-            print_crawl(result, results["ceiling_extract"])
+            print_crawl(result, results["ceiling_extract"], results["extract_cpu_ms"])
         results["recrawl"] = recrawl(web, feeds[sizes[0]], sizes[0], args)
+        if args.kill_after:
+            results["kill"] = kill_test(web, feeds[sizes[0]], sizes[0], args, args.kill_after)
         if args.without_jobs:
             result = crawl(feeds[sizes[0]], sizes[0], args, f"no-jobs-{sizes[0]}",
                            args.extract_workers, ("CRAWLER_JOBS=False",))
             results["crawls"].append(result)
-            print_crawl(result, results["ceiling_extract"])
+            print_crawl(result, results["ceiling_extract"], results["extract_cpu_ms"])
         if args.inline:
             result = crawl(feeds[sizes[0]], sizes[0], args, f"inline-{sizes[0]}", 0)
             results["crawls"].append(result)
-            print_crawl(result, results["ceiling_extract"])
+            print_crawl(result, results["ceiling_extract"], results["extract_cpu_ms"])
     finally:
         web.stop()
     results["load_after"] = os.getloadavg()[0]
@@ -480,6 +493,54 @@ def recrawl(web: LocalWeb, feeds: list[str], size: int, args: argparse.Namespace
     return result
 
 
+def kill_test(web: LocalWeb, feeds: list[str], size: int, args: argparse.Namespace,
+              after: float) -> dict:
+    """SIGKILL a crawl after `after` seconds: what was fetched but not stored is lost, and a
+    plain re-run fetches exactly those pages again (and the ones never fetched)."""
+    run_dir = OUT / f"kill-{size}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    (run_dir / "feeds.txt").write_text("\n".join(feeds) + "\n")
+    db_path = run_dir / "crawl.db"
+    command = [sys.executable, "-m", "crawler", "crawl", str(run_dir / "feeds.txt"), "--db",
+               str(db_path), "-q", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+               "-s", "RETRY_TIMES=0", "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
+               *[x for s in args.set for x in ("-s", s)]]
+    hits = len(web.log)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(after)
+    os.killpg(process.pid, 9)  # the crawl and its extraction workers, at once
+    process.wait()
+    fetched = {p for _, p, _ in web.log[hits:] if p.startswith("/news/")}
+    db = sqlite3.connect(db_path)
+    integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    stored = {u.split("/", 3)[3] for (u,) in db.execute("SELECT url FROM articles")}
+    stored |= {u.split("/", 3)[3] for (u,) in db.execute(
+        "SELECT url FROM failures WHERE kind = 'article'")}
+    db.close()
+    stored = {"/" + u for u in stored}
+    hits = len(web.log)
+    subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
+    refetched = [p for _, p, _ in web.log[hits:] if p.startswith("/news/")]
+    db = sqlite3.connect(db_path)
+    total = db.execute("SELECT count(*) FROM articles").fetchone()[0] + db.execute(
+        "SELECT count(DISTINCT url) FROM failures WHERE kind = 'article'").fetchone()[0]
+    db.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    lost = fetched - stored
+    result = {"killed_after_s": after, "fetched_before_kill": len(fetched),
+              "stored_before_kill": len(stored), "lost": len(lost), "integrity": integrity,
+              "refetched_lost": len(lost & set(refetched)),
+              "refetched_stored": len(stored & set(refetched)), "total_after_rerun": total}
+    print(f"    kill -9 after {after:.0f} s: {len(fetched)} pages fetched, {len(stored)} stored, "
+          f"{len(lost)} lost in flight (extraction queue + store batch + scraper); database "
+          f"{integrity}; a plain re-run fetched the {result['refetched_lost']} lost ones again, "
+          f"{result['refetched_stored']} stored ones again, and ended with {total} of {size}",
+          flush=True)
+    return result
+
+
 def serve(web: LocalWeb, feeds: dict[int, list[str]], seconds: float) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for size, urls in feeds.items():
@@ -492,7 +553,15 @@ def serve(web: LocalWeb, feeds: dict[int, list[str]], seconds: float) -> None:
         web.stop()
 
 
-def print_crawl(r: dict, ceiling_rate: float) -> None:
+def cpu_ratio(r: dict, extract_cpu_ms: float) -> float:
+    """Extraction's share of all the CPU a crawled page costs (main, workers, simulator): the
+    end-to-end/ceiling ratio the crawl reaches on an otherwise idle machine whose cores it
+    keeps busy."""
+    spent = r["main_ms_per_page"] + r["workers_ms_per_page"] + r["server_ms_per_page"]
+    return extract_cpu_ms / spent if spent else 0.0
+
+
+def print_crawl(r: dict, ceiling_rate: float, extract_cpu_ms: float) -> None:
     print(f"(b) {r['label']}: {r['pages']} pages ({r['articles']} articles, {r['stories']} "
           f"stories, {r['failed']} failed) in {r['wall']:.1f} s: {r['pages_per_s']:.1f} pages/s "
           f"= {r['pages_per_s'] / ceiling_rate:.0%} of the ceiling "
@@ -501,7 +570,8 @@ def print_crawl(r: dict, ceiling_rate: float) -> None:
           f"{r['peak_total_rss_mb']:.0f} MB RSS / {r['peak_total_pss_mb']:.0f} MB PSS", flush=True)
     print(f"(d) reactor busy {r['reactor_busy']:.1%}, blocked {r['reactor_blocked']:.1%}; CPU per "
           f"page: main {r['main_ms_per_page']:.1f} ms, workers {r['workers_ms_per_page']:.1f} ms, "
-          f"simulator {r['server_ms_per_page']:.1f} ms", flush=True)
+          f"simulator {r['server_ms_per_page']:.1f} ms -> extraction is "
+          f"{cpu_ratio(r, extract_cpu_ms):.0%} of the CPU per page", flush=True)
     for slow in r["slowest_callbacks"]:
         print(f"    slow callback {slow['ms']:.0f} ms: {slow['name'][:100]}")
 
@@ -510,15 +580,17 @@ def print_table(results: dict) -> None:
     ceiling_rate = results["ceiling_extract"]
     p = results["pickling"]
     print()
-    print(f"ceiling (extract only, {os.cpu_count()} cores): {ceiling_rate:.1f} pages/s; "
+    print(f"ceiling (extract only, {os.cpu_count()} cores): {ceiling_rate:.1f} pages/s "
+          f"({results['extract_cpu_ms']:.1f} ms CPU per page); "
           f"extract + sketch {results['ceiling_analyse']:.1f} pages/s; pickling a page for a "
           f"worker {p['us_per_page']} us ({p['kb_per_page']} KB)")
-    print(f"{'crawl':<14}{'pages':>7}{'pages/s':>9}{'ratio':>7}{'crawling':>10}"
+    print(f"{'crawl':<14}{'pages':>7}{'pages/s':>9}{'ratio':>7}{'CPU ratio':>10}{'crawling':>10}"
           f"{'main MB':>9}{'all MB':>8}{'PSS MB':>8}{'busy':>7}{'blocked':>9}"
           f"{'main ms':>9}{'work ms':>9}{'srv ms':>8}")
     for r in results["crawls"]:
         print(f"{r['label']:<14}{r['pages']:>7}{r['pages_per_s']:>9.1f}"
-              f"{r['pages_per_s'] / ceiling_rate:>7.0%}{r['pages_per_s_crawling']:>10.1f}"
+              f"{r['pages_per_s'] / ceiling_rate:>7.0%}"
+              f"{cpu_ratio(r, results['extract_cpu_ms']):>10.0%}{r['pages_per_s_crawling']:>10.1f}"
               f"{r['peak_main_rss_mb']:>9.0f}{r['peak_total_rss_mb']:>8.0f}"
               f"{r['peak_total_pss_mb']:>8.0f}{r['reactor_busy']:>7.1%}{r['reactor_blocked']:>9.1%}"
               f"{r['main_ms_per_page']:>9.1f}{r['workers_ms_per_page']:>9.1f}"

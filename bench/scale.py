@@ -70,9 +70,24 @@ class Filler:
         self.n = db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
 
     def fill_to(self, target: int) -> float:
+        """Append articles up to `target`; the full-text index is filled in one statement per
+        stage (as fast as FTS5 goes) instead of a trigger per row, then the trigger is back."""
         started = time.perf_counter()
-        while self.n < target:
-            self._chunk(min(CHUNK, target - self.n))
+        first = self.n
+        trigger = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND "
+                                  "name = 'articles_ai'").fetchone()
+        if trigger:
+            self.db.execute("DROP TRIGGER articles_ai")
+        try:
+            while self.n < target:
+                self._chunk(min(CHUNK, target - self.n))
+            if trigger:
+                with store.transaction(self.db):
+                    self.db.execute("INSERT INTO articles_fts (rowid, title, text) SELECT id, "
+                                    "title, text FROM articles WHERE id > ?", [first])
+        finally:
+            if trigger:
+                self.db.execute(trigger[0])
         return time.perf_counter() - started
 
     def _chunk(self, count: int) -> None:
