@@ -45,13 +45,14 @@ def register(sub, formatter) -> None:
 def cmd_scrape(args: argparse.Namespace) -> int:
     from crawler.cli import crawl_settings, print_summary
     from crawler.crawl import scrape_site
-    from crawler.spiders.sites import parse_since, site_url_of
+    from crawler.spiders.sites import parse_since, site_url_of, url_patterns
 
     site = site_url_of(args.site)
     if args.max_pages < 0 or args.max_depth < 0:
         raise UserError("--max-pages and --max-depth must be 0 or more")
-    if args.since:
-        parse_since(args.since)  # a bad date is a user error before anything starts
+    if args.since:  # bad dates and patterns are user errors before anything starts
+        parse_since(args.since)
+    url_patterns(args.include + args.exclude)
     summary = scrape_site(
         site, args.db, crawl_settings(args), max_pages=args.max_pages or None,
         max_depth=args.max_depth, since=args.since, include="\n".join(args.include),

@@ -105,7 +105,7 @@ def site_url_of(text: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
 
 
-def _patterns(value: str | Iterable[str] | None) -> list[re.Pattern]:
+def url_patterns(value: str | Iterable[str] | None) -> list[re.Pattern]:
     if not value:
         return []
     items = value.split("\n") if isinstance(value, str) else list(value)
@@ -145,8 +145,8 @@ class SiteSpider(FeedSpider, SitemapSpider):
         self.max_pages = _int(max_pages, "max_pages")
         self.max_depth = _int(max_depth, "max_depth")
         self.since = parse_since(since) if isinstance(since, str) else since
-        self.include = _patterns(include)
-        self.exclude = _patterns(exclude)
+        self.include = url_patterns(include)
+        self.exclude = url_patterns(exclude)
         self.force_links = str(follow_links).lower() in ("1", "true", "yes")
         self.feed_urls: list[str] = []
         self.start_urls = [self.site_url]  # where the crawl started (crawler.middlewares)
@@ -219,6 +219,12 @@ class SiteSpider(FeedSpider, SitemapSpider):
         yield from self.discovery_step_done()
 
     def read_sitemap(self, response: Response):
+        if response.body[:3] == b"\x1f\x8b\x08" and type(response) is not Response:
+            # gzip served under an .xml name without Content-Encoding: Scrapy takes it for
+            # XML and would hand back the compressed bytes; read it as the gzip file it is.
+            response = Response(response.url, status=response.status,
+                                headers=response.headers, body=response.body,
+                                request=response.request)
         body = self._get_sitemap_body(response)
         if body is None and response.body[:2] == b"\x1f\x8b":  # gunzip stopped at the size cap
             self.sitemap_error(response.url, "too_large", "inflates beyond DOWNLOAD_MAXSIZE",
@@ -273,7 +279,8 @@ class SiteSpider(FeedSpider, SitemapSpider):
             if entry.get("news_title"):
                 fields["feed_title"] = entry["news_title"]
             request = self.article_request(urljoin(sitemap_url, entry["loc"]), None, fields,
-                                           source=sitemap_url)
+                                           source=sitemap_url, news="news_title" in entry
+                                           or "news_publication_date" in entry)
             if request is not None:
                 yield request
 
@@ -336,7 +343,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
             return False
         return host == self.base_domain or host.endswith("." + self.base_domain)
 
-    def refusal(self, url: str, from_links: bool) -> str | None:
+    def refusal(self, url: str, from_links: bool, news: bool = False) -> str | None:
         """Why ``url`` is not fetched (a counter name), or None."""
         if not is_crawlable(url):
             return "bad_scheme"
@@ -350,12 +357,12 @@ class SiteSpider(FeedSpider, SitemapSpider):
             return None  # include patterns and URL hints are applied after the fetch
         if self.include and not any(p.search(url) for p in self.include):
             return "not_included"
-        if url_hint(url)[0] <= LISTING_URL_SCORE:
+        if not news and url_hint(url)[0] <= LISTING_URL_SCORE:  # a news sitemap says: article
             return "listing_url"
         return None
 
     def article_request(self, link: str, feed_url: str | None, entry: dict | None,
-                        source: str | None = None, depth: int | None = None):
+                        source: str | None = None, depth: int | None = None, news: bool = False):
         """A request for a page of the site, or None (scheduled or stored already, refused,
         or over ``max_pages``)."""
         canonical = canonicalize(link)
@@ -364,7 +371,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
             if feed_url:
                 feeds.add(feed_url)
             return None
-        reason = self.refusal(link, from_links=depth is not None)
+        reason = self.refusal(link, from_links=depth is not None, news=news)
         when = parse_when((entry or {}).get("feed_published"))
         if reason is None and self.since and when and when < self.since:
             reason = "too_old"
@@ -387,7 +394,8 @@ class SiteSpider(FeedSpider, SitemapSpider):
         return scrapy.Request(
             link, callback=self.parse_article, errback=self.article_failed,
             meta={"feed_url": feed_url or source, "entry": entry, "canonical": canonical,
-                  "link_depth": depth, "from_feed": bool(feed_url), "seed_url": self.site_url})
+                  "link_depth": depth, "from_feed": bool(feed_url), "seed_url": self.site_url,
+                  "news": news})
 
     # ------------------------------------------------------------ pages
 
@@ -396,7 +404,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
         doc = parse_html(response.body) if hasattr(response, "text") else None
         if doc is not None and self.link_mode and depth is not None and depth < self.max_depth:
             yield from self.follow_links(response, depth, doc)
-        if doc is None:
+        if doc is None or response.meta.get("news"):  # a news sitemap lists articles only
             yield from self.store_page(response)
             return
         verdict = classify_page(response.url, doc)
