@@ -195,6 +195,8 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(web, uninterrupted, tm
     assert 10 <= stored_before < N_ARTICLES  # killed halfway: some stored, the rest not
     job = list((tmp_path / "jobs").glob("feeds-*"))
     assert len(job) == 1 and (job[0] / "httpcache").exists()
+    status = run_cli("status", "--db", db_path)
+    assert "Interrupted feeds crawl, killed" in status.stdout and "--resume" in status.stdout
     gate.open.set()
     gate.allow = None
 
