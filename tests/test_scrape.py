@@ -281,3 +281,17 @@ def test_bad_arguments_are_user_errors(tmp_path):
         result = run_cli("scrape", *args, "--db", tmp_path / "x.db")
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_stays_on_the_site_host_and_subdomains_when_asked():
+    from crawler.spiders.sites import SiteSpider
+
+    only_host = SiteSpider(site="https://www.example.org/")
+    with_subs = SiteSpider(site="https://www.example.org/", subdomains=True)
+    assert only_host.on_site("https://www.example.org/a") and \
+        not only_host.on_site("https://news.example.org/a")
+    for url in ("https://news.example.org/a", "https://example.org/b",
+                "https://www.example.org/c"):
+        assert with_subs.on_site(url), url
+    for url in ("https://example.org.evil.test/a", "https://notexample.org/a"):
+        assert not with_subs.on_site(url), url
