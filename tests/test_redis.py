@@ -66,12 +66,16 @@ def web():
         yield running
 
 
+def all_feeds(web) -> list[str]:
+    """The demo's feeds and one that is missing (a failure both crawls must record)."""
+    return [*feed_urls(list(web.sites.values())), web["rheinblick"].url("/feed/gone.xml")]
+
+
 @pytest.fixture(scope="module")
 def local_db(web, tmp_path_factory):
     """The same sites crawled by one local process, the reference."""
     path = tmp_path_factory.mktemp("local") / "local.db"
-    result = run_cli("crawl", *feed_urls(list(web.sites.values())), "--db", path, *FAST,
-                     *INLINE)
+    result = run_cli("crawl", *all_feeds(web), "--db", path, *FAST, *INLINE)
     assert result.returncode == 0, result.stderr
     return path
 
@@ -112,7 +116,7 @@ def article_hits(web) -> Counter:
 
 def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
         web, local_db, client, redis_url, tmp_path):
-    feeds = feed_urls(list(web.sites.values()))
+    feeds = all_feeds(web)
     web.log.clear()
     db_path = tmp_path / "redis.db"
     queued = run_cli("enqueue", "--redis", redis_url, *feeds)
@@ -138,8 +142,11 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     assert f"{len(ARTICLE_PATHS)} new" in summary
     assert stories(db_path) == stories(local_db)
     assert feed_links(db_path) == feed_links(local_db)  # an article of two feeds: both linked
-    sql = "SELECT url, etag, last_modified, n_fetches FROM feeds ORDER BY url"
+    sql = "SELECT url, etag, last_modified, n_fetches, n_errors FROM feeds ORDER BY url"
     assert read(db_path, sql) == read(local_db, sql)
+    sql = "SELECT kind, url, reason, status FROM failures ORDER BY url"
+    assert read(db_path, sql) == read(local_db, sql) == [
+        ("feed", feeds[-1], "http_404", 404)]
     assert read(db_path, "SELECT kind, status FROM crawls") == [("redis", "finished")]
     assert client.xlen("crawler:results") == 0  # every result written and acknowledged
     assert client.llen("crawler:start") == client.zcard("crawler:requests") == 0

@@ -23,7 +23,7 @@ from . import Keys
 
 logger = logging.getLogger(__name__)
 
-LEASES = "redis_leases"  # request.meta key: lease ids of this request (and its redirects' origin)
+LEASES = "redis_leases"  # request.meta key: the lease ids this request releases when done
 
 # ZRANGE+ZREMRANGEBYRANK is what scrapy-redis's PriorityQueue.pop does; the HSET makes it a lease.
 _POP = """
@@ -58,6 +58,18 @@ class LeasedQueue(PriorityQueue):
         self.empty_pause = spider.settings.getfloat("CRAWLER_REDIS_EMPTY_PAUSE")
         self.empty_until = 0.0
 
+    def push(self, request):
+        """A request that comes back to the queue (a retry, a redirect) releases the leases it
+        carried in the same MULTI/EXEC: it is safe in the queue again, whoever takes it."""
+        leases = request.meta.pop(LEASES, None)
+        if not leases:
+            return super().push(request)
+        with self.server.pipeline() as pipe:
+            pipe.execute_command("ZADD", self.key, -request.priority,
+                                 self._encode_request(request))
+            pipe.hdel(self.inflight_key, *leases)
+            pipe.execute()
+
     def pop(self, timeout=0):
         if time.monotonic() < self.empty_until:
             return None
@@ -72,7 +84,7 @@ class LeasedQueue(PriorityQueue):
 
 
 def leases_of(request) -> list[str]:
-    """The lease ids a finished request releases (a redirect keeps its origin's in meta)."""
+    """The lease ids a finished request releases."""
     return list(request.meta.get(LEASES, ()))
 
 

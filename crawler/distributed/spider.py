@@ -155,6 +155,9 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         self.outbox.send("failure", what=kind, url=url, reason=reason, error=error,
                          status=status, feed_url=feed_url)
         self.crawler.stats.inc_value(f"news/reason/{reason}")
+        if kind == "article" and url.startswith(("http://", "https://")):
+            # as in a local crawl, the next feed that lists it tries again
+            self.redis.srem(self.keys.seen, self.seen.request_fingerprint(scrapy.Request(url)))
 
     # ------------------------------------------------------------ releasing leases
 
