@@ -290,3 +290,26 @@ def test_rebuild_reports_progress_lines(tmp_path, seed_docs):
     rebuild(crawl.db, PARAMS, lines.append, workers=0, batch_size=5)
     assert lines[-1] == f"dedup rebuild: {len(seed_docs)}/{len(seed_docs)} articles"
     assert len(lines) == -(-len(seed_docs) // 5)
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=False, reason=(
+    "open problem of issue 3: a site's boilerplate is counted per component, and a merge can "
+    "change that count for paragraphs of other articles, whose links are not re-verified"))
+def test_arrival_order_does_not_change_the_stories_of_a_realistic_set(tmp_path, corpus, seeds):
+    """Real corpus bodies with every kind of copy on a few recurring sites (so boilerplate is
+    learnt while pages arrive), plus the must-stay-apart cases, in two arrival orders."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import syndication
+
+    docs = syndication.build(seed=7, n_sites=6, n_stories=30, corpus=corpus, seeds=seeds).docs
+    partitions = []
+    for seed in (1, 2):
+        order = list(docs)
+        random.Random(seed).shuffle(order)
+        crawl = Crawl(tmp_path / f"order{seed}.db")
+        key_of = {crawl.add(f"https://{d.site}/{d.id}", d.text, site=d.site, title=d.title,
+                            published=d.published): d.id for d in order}
+        partitions.append(crawl.partition(key_of))
+    assert len(partitions[0]) < len(docs) - 30  # copies did merge
+    assert partitions[0] == partitions[1]

@@ -247,15 +247,28 @@ class Index:
         """Which of these site-paragraph keys recur in articles of at least
         ``boilerplate_min_pages`` different components of their site: a paragraph repeated
         only by copies of one story on one site is that story's text, not boilerplate."""
-        keys = list(set(site_keys))
-        if not keys:
-            return set()
-        marks = ",".join("?" * len(keys))
-        return {r[0] for r in self.db.execute(
-            f"SELECT p.key FROM dedup_site_paragraphs p JOIN dedup_articles a "
-            f"ON a.article_id = p.article_id WHERE p.key IN ({marks}) GROUP BY p.key "
-            f"HAVING count(DISTINCT a.component) >= ?",
-            keys + [self.params.boilerplate_min_pages])}
+        keys = sorted(set(site_keys))
+        found: set[int] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT p.key FROM dedup_site_paragraphs p JOIN dedup_articles a "
+                f"ON a.article_id = p.article_id WHERE p.key IN ({marks}) GROUP BY p.key "
+                f"HAVING count(DISTINCT a.component) >= ?",
+                chunk + [self.params.boilerplate_min_pages]))
+        return found
+
+    def holders(self, site_keys: Iterable[int]) -> set[int]:
+        """The articles holding any of these site paragraphs."""
+        keys = sorted(site_keys)
+        found: set[int] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT article_id FROM dedup_site_paragraphs WHERE key IN ({marks})", chunk))
+        return found
 
     def component_members(self, components: Iterable[int]) -> dict[int, int]:
         """Article id -> word count of every article in these components."""

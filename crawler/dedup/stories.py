@@ -61,29 +61,93 @@ class StoryAssigner:
     def _join(self, article_id: int, fp: Fingerprint, site: str | None,
               candidates: set[int]) -> int:
         """Index ``article_id``, verify its candidates and rewrite the stories it touches."""
-        self.index.add(article_id, fp, _site_keys(site, fp))
-        if not candidates:
-            self._write_stories({article_id: article_id}, set())
-            return article_id
-        links = self._verify(article_id, sorted(candidates))
+        site_keys = _site_keys(site, fp)
+        before = self.index.boilerplate(site_keys)
+        self.index.add(article_id, fp, site_keys)
+        story = self._link(article_id, fp.n_words, candidates)
+        self.review_boilerplate(site_keys, before)
+        return self._story_of(article_id) if story is None else story
+
+    def _link(self, article_id: int, n_words: int, candidates: set[int]) -> int | None:
+        links = self._verify(article_id, sorted(candidates)) if candidates else []
         if not links:
             self._write_stories({article_id: article_id}, set())
             return article_id
+        self._insert_links(article_id, links)
+        components = self.index.components_of([other for other, _ in links])
+        members = self.index.component_members(set(components.values()))
+        members[article_id] = n_words
+        label = min(members)
+        self.index.set_component(list(members), label)
+        assignment = group_stories(members, self._links_within(members))
+        old_stories = self._stories_of(members)
+        self._write_stories(assignment, old_stories)
+        return None
+
+    def _insert_links(self, article_id: int, links: list[tuple[int, Verdict]]) -> None:
         now = store.utcnow()
         self.db.conn.executemany(
             "INSERT OR REPLACE INTO article_links (article_id, other_id, similarity, jaccard, "
             "containment, method, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(article_id, other, round(v.similarity, 4), round(v.jaccard, 4),
               round(v.containment, 4), _method_name(v.method), now) for other, v in links])
-        components = self.index.components_of([other for other, _ in links])
+
+    # ------------------------------------------------------------ boilerplate learnt late
+    def review_boilerplate(self, site_keys: list[int], before: set[int]) -> None:
+        """Re-verify the links of the articles holding a site paragraph that has just become
+        (or stopped being) boilerplate: their links were decided with it counted the other
+        way, so without this the stories would depend on the order in which pages arrive."""
+        changed = self.index.boilerplate(site_keys) ^ before
+        if not changed:
+            return
+        affected = self.index.holders(changed)
+        pairs: set[tuple[int, int]] = set()
+        for article in affected:
+            fp = fingerprint(self._document_text(article), params=self.params)
+            pairs.update((min(article, c), max(article, c))
+                         for c in self.index.candidates(article, fp))
+        if not pairs:
+            return
+        self.db.conn.executemany(
+            "DELETE FROM article_links WHERE (article_id = ? AND other_id = ?) OR "
+            "(article_id = ? AND other_id = ?)", [(a, b, b, a) for a, b in pairs])
+        for a, b in sorted(pairs):  # the later article keeps the row, as when it arrived
+            verdict = compare(self._prepared(a), self._prepared(b), self.params)
+            if verdict.same_story:
+                flipped = _flip(verdict)
+                self._insert_links(b, [(a, flipped)])
+        self._regroup({x for pair in pairs for x in pair})
+
+    def _document_text(self, article_id: int) -> str:
+        row = self.db.execute("SELECT text FROM articles WHERE id = ?", [article_id]).fetchone()
+        return (row[0] if row else "") or ""
+
+    def _regroup(self, articles: set[int]) -> None:
+        """Recompute the components (they may split) and stories around ``articles``."""
+        components = self.index.components_of(articles)
         members = self.index.component_members(set(components.values()))
-        members[article_id] = fp.n_words
-        label = min(members)
-        self.index.set_component(list(members), label)
-        assignment = group_stories(members, self._links_within(members))
+        links = self._links_within(members)
+        parent = {m: m for m in members}
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b, _, _ in links:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        parts: dict[int, dict[int, int]] = defaultdict(dict)
+        for m, words in members.items():
+            parts[find(m)][m] = words
         old_stories = self._stories_of(members)
+        assignment: dict[int, int] = {}
+        for label, part in parts.items():
+            self.index.set_component(list(part), min(part))
+            assignment.update(group_stories(part, [l for l in links if l[0] in part]))
         self._write_stories(assignment, old_stories)
-        return assignment[article_id]
 
     # ------------------------------------------------------------ verification
     def _document(self, article_id: int) -> tuple[Document, str | None]:
@@ -160,6 +224,13 @@ class StoryAssigner:
             write_story(self.db, story, articles)
 
 
+def _flip(v: Verdict) -> Verdict:
+    """The verdict of (b, a) from that of (a, b)."""
+    method = {"a_in_b": "b_in_a", "b_in_a": "a_in_b"}.get(v.method, v.method)
+    return Verdict(method, v.coverage_b, v.coverage_a, v.novel_b, v.novel_a, v.jaccard,
+                   v.containment, v.fact_conflicts, v.fact_agreements, v.reason)
+
+
 def _site_keys(site: str | None, fp: Fingerprint) -> list[int]:
     return [site_paragraph_key(site, k) for k in fp.short_paragraphs.tolist()]
 
@@ -212,7 +283,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     for m in members:
         cores[find(m)].append(m)
     rank = {core: (max(members[m] for m in ms), -min(ms)) for core, ms in cores.items()}
-    best: dict[int, tuple[float, int, int]] = {}
+    best: dict[int, tuple] = {}
     for a, b, method, similarity in links:
         if method == "duplicate":
             continue
@@ -220,7 +291,9 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
         cc, pc = find(child), find(container)
         if cc == pc or rank[pc] <= rank[cc]:
             continue
-        choice = (similarity, -min(cores[pc]), pc)
+        # Ties (a teaser is covered 1.0 by every text that holds its paragraphs) go to the
+        # core with more copies, then the longer one: facts of the texts, not arrival order.
+        choice = (similarity, len(cores[pc]), rank[pc], pc)
         if cc not in best or choice > best[cc]:
             best[cc] = choice
     root_of: dict[int, int] = {}
@@ -229,7 +302,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
         seen = []
         while core in best and core not in root_of:
             seen.append(core)
-            core = best[core][2]
+            core = best[core][-1]
         top = root_of.get(core, core)
         for c in seen:
             root_of[c] = top
@@ -273,6 +346,13 @@ class _BatchReplay:
         self.stored_leads = index.postings(
             "dedup_leads", {k for _, fp, _ in batch for k in fp.lead_keys.tolist()},
             p.lead_key_max_postings + 2)
+        # Keys that may give an article candidates: under the bucket limit in the stored
+        # index, and held by stored articles or by more than one article of the batch. An
+        # article with none of them (most) needs no look-up at all.
+        self.live_bands = _live_keys(self.stored_bands, self.band_matrix, p.lsh_bucket_max + 1)
+        self.live_leads = _live_keys(
+            self.stored_leads, np.concatenate([np.unique(fp.lead_keys) for _, fp, _ in batch])
+            if batch else None, p.lead_key_max_postings + 1)
         self.batch_bands: dict[int, list[int]] = defaultdict(list)
         self.batch_leads: dict[int, list[int]] = defaultdict(list)
         # Signatures of the stored articles that may become band candidates, read at once.
@@ -286,7 +366,11 @@ class _BatchReplay:
         """What :meth:`Index.candidates` would answer at this point of the replay."""
         p = self.assigner.params
         found: set[int] = set()
-        for key in self.bands[article_id]:
+        bands = self.bands[article_id]
+        leads = fp.lead_keys.tolist()
+        if self.live_bands.isdisjoint(bands) and self.live_leads.isdisjoint(leads):
+            return found
+        for key in bands:
             stored, recent = self.stored_bands.get(key, ()), self.batch_bands.get(key, ())
             if len(stored) + len(recent) <= p.lsh_bucket_max + 1:
                 found.update(stored)
@@ -299,7 +383,7 @@ class _BatchReplay:
                 found = {a for a, j in zip(known, estimate.tolist()) if j >= p.lsh_min_jaccard}
             else:
                 found = set()
-        for key in fp.lead_keys.tolist():
+        for key in leads:
             stored, recent = self.stored_leads.get(key, ()), self.batch_leads.get(key, ())
             if len(stored) + len(recent) <= p.lead_key_max_postings + 1:
                 found.update(stored)
@@ -325,10 +409,25 @@ class _BatchReplay:
         if not self.pending:
             return
         rows = [self.row[a] for a, _, _ in self.pending]
-        self.assigner.index.add_many([(a, fp, _site_keys(site, fp))
-                                      for a, fp, site in self.pending], self.band_matrix[rows])
+        entries = [(a, fp, _site_keys(site, fp)) for a, fp, site in self.pending]
+        site_keys = sorted({k for _, _, keys in entries for k in keys})
+        before = self.assigner.index.boilerplate(site_keys)
+        self.assigner.index.add_many(entries, self.band_matrix[rows])
         write_single_stories(self.assigner.db, [a for a, _, _ in self.pending])
         self.pending = []
+        self.assigner.review_boilerplate(site_keys, before)
+
+
+def _live_keys(stored: dict[int, list[int]], batch_keys: np.ndarray | None, limit: int
+               ) -> set[int]:
+    """Keys under ``limit`` postings in the stored index that stored articles hold or that
+    occur more than once in the batch (``batch_keys``: every key of every article, each
+    article's keys distinct)."""
+    live = {key for key, ids in stored.items() if len(ids) <= limit}
+    if batch_keys is not None and batch_keys.size:
+        keys, counts = np.unique(batch_keys, return_counts=True)
+        live.update(k for k in keys[counts > 1].tolist() if len(stored.get(k, ())) <= limit)
+    return live
 
 
 def write_single_stories(db: sqlite_utils.Database, articles: list[int]) -> None:
