@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from crawler.demo.server import LocalWeb, Resource, Site  # noqa: E402
 from tests.conftest import CORPUS, run_cli  # noqa: E402
-from tests.faults_server import (article_rows, check_db, feedparser_routes, kill_group,  # noqa: E402
-                                 news_site, start_crawl)
+from tests.faults_server import (article_rows, check_db, feedparser_routes, hold,  # noqa: E402
+                                 kill_group, news_site, start_crawl)
 from tests.pages import rss  # noqa: E402
 
 QUICK = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
@@ -318,19 +318,19 @@ def wait_for_rows(db: Path, n: int, proc) -> None:
 def case_lock(tmp: Path, out: list, trials: int = 3) -> Case:
     case = Case("two crawls on one database; readers meanwhile")
     with LocalWeb([Site("l", "127.0.0.47")]) as web:
-        feed = news_site(web["l"], 24, delay=0.6)
+        feed = news_site(web["l"], 24)
         for i in range(trials):
             db = tmp / f"lock{i}.db"
-            first = start_crawl("crawl", feed, "--db", db, *QUICK, "--workers", "0")
-            deadline = time.monotonic() + 30
-            while not Path(f"{db}.lock").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            time.sleep(1.0)
+            release = hold(web["l"], f"/n/{i}.html")  # keeps the first crawl running
+            first = start_crawl("crawl", feed, "--db", db, *QUICK, "--workers", "0",
+                                "-s", "DOWNLOAD_TIMEOUT=600")
+            wait_for_rows(db, 1, first)
             second = run_cli("crawl", feed, "--db", db, *QUICK, "--workers", "0")
             waiter = start_crawl("crawl", feed, "--db", db, *QUICK, "--workers", "0",
-                                 "-s", "CRAWLER_LOCK_WAIT=300")
+                                 "-s", "CRAWLER_LOCK_WAIT=600")
             reader = run_cli("stories", "--db", db)
             running = first.poll() is None
+            release.set()
             first.communicate()
             w_out, _ = waiter.communicate()
             rows = article_rows(db)

@@ -182,6 +182,21 @@ def news_site(site, n: int, delay: float = 0.0, words: int = 90) -> str:
     return site.url("/feed.xml")
 
 
+def hold(site, path: str):
+    """Make ``path`` of ``site`` answer only once the returned event is set: a crawl that is
+    certain to be still running while a test looks at it."""
+    import threading
+
+    release = threading.Event()
+    route = site.routes[path]
+
+    def handle(h):
+        release.wait(300)
+        return route(h) if callable(route) else route
+    site.routes[path] = handle
+    return release
+
+
 def article_rows(db_path) -> dict[str, tuple]:
     """url -> (title, content_hash, story exists): what two crawls must agree on."""
     import sqlite3

@@ -18,7 +18,8 @@ import pytest
 
 from crawler.demo.server import LocalWeb, Site
 from tests.conftest import run_cli
-from tests.faults_server import article_rows, check_db, kill_group, news_site, start_crawl
+from tests.faults_server import (article_rows, check_db, hold, kill_group, news_site,
+                                 start_crawl)
 
 N = 24
 FAST = ["-s", "DOWNLOAD_TIMEOUT=10", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
@@ -32,7 +33,7 @@ INLINE = [*FAST[:-3], "--workers", "0", "-q"]
 def web():
     with LocalWeb([Site("k", "127.0.0.26"), Site("slow", "127.0.0.27")]) as w:
         w.feed = news_site(w["k"], N, delay=0.15, words=300)
-        w.slow_feed = news_site(w["slow"], N, delay=0.6, words=300)  # ~7 s of fetching
+        w.slow_feed = news_site(w["slow"], N, words=300)
         yield w
 
 
@@ -79,22 +80,25 @@ def test_sigkill_at_random_moments_then_resume(web, baseline, tmp_path):
 
 def test_second_crawl_is_refused_and_readers_work_meanwhile(web, tmp_path):
     db = tmp_path / "busy.db"
-    first = start_crawl("crawl", web.slow_feed, "--db", db, *INLINE)
+    release = hold(web["slow"], "/n/0.html")  # the first crawl runs until we release it
+    first = start_crawl("crawl", web.slow_feed, "--db", db, *INLINE, "-s", "DOWNLOAD_TIMEOUT=300")
     try:
         _wait_for_crawl_row(db)
         second = run_cli("crawl", web.slow_feed, "--db", db, *INLINE, timeout=60)
-        waiting = start_crawl("crawl", web.slow_feed, "--db", db, *INLINE, "-s", "CRAWLER_LOCK_WAIT=120")
+        waiting = start_crawl("crawl", web.slow_feed, "--db", db, *INLINE,
+                              "-s", "CRAWLER_LOCK_WAIT=300")
         reader = run_cli("stories", "--db", db, timeout=60)
         still_running = first.poll() is None
     finally:
-        out, err = first.communicate(timeout=120)
-    assert still_running, "the first crawl ended before the checks: make the site slower"
+        release.set()
+        out, err = first.communicate(timeout=300)
+    assert still_running
     assert second.returncode == 2
     assert f"is in use by another crawl (pid {first.pid}" in second.stderr
     assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
     assert reader.returncode == 0, reader.stderr
     assert first.returncode == 0, err[-2000:]
-    w_out, w_err = waiting.communicate(timeout=120)
+    w_out, w_err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, w_err[-2000:]
     assert f"articles: 0 new, {N} already known" in w_out  # waited, then found it all stored
     assert len(article_rows(db)) == N
