@@ -23,7 +23,7 @@ other ones raises :class:`IncompatibleIndex`.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import sqlite_utils
@@ -80,6 +80,16 @@ def band_keys_many(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     for column in range(rows):  # a loop over the rows of a band, not over articles
         h = fmix64(h ^ values[:, :, column])
     return h.view(np.int64)
+
+
+def select_in(db: sqlite_utils.Database, sql: str, ids: Iterable[int], *after: object
+              ) -> Iterator[tuple]:
+    """Rows of ``sql`` (with ``{marks}`` where the ``IN`` list goes, and ``after`` as its
+    parameters behind the list) for every chunk of 500 ``ids``: SQLite limits parameters."""
+    ids = sorted(set(ids))
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        yield from db.execute(sql.format(marks=",".join("?" * len(chunk))), [*chunk, *after])
 
 
 def _sorted_pairs(keys: np.ndarray, ids: np.ndarray) -> Iterable[tuple[int, int]]:
@@ -219,15 +229,9 @@ class Index:
 
     def signatures(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """The stored MinHash values of these articles."""
-        ids = sorted(ids)
-        out: dict[int, np.ndarray] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update((r[0], np.frombuffer(r[1], dtype="<u4")) for r in self.db.execute(
-                f"SELECT article_id, signature FROM dedup_signatures WHERE article_id IN ({marks})",
-                chunk))
-        return out
+        return {r[0]: np.frombuffer(r[1], dtype="<u4") for r in select_in(
+            self.db, "SELECT article_id, signature FROM dedup_signatures "
+            "WHERE article_id IN ({marks})", ids)}
 
     def _similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
         if not ids or threshold <= 0:
@@ -247,28 +251,17 @@ class Index:
         """Which of these site-paragraph keys recur in articles of at least
         ``boilerplate_min_pages`` different components of their site: a paragraph repeated
         only by copies of one story on one site is that story's text, not boilerplate."""
-        keys = sorted(set(site_keys))
-        found: set[int] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT p.key FROM dedup_site_paragraphs p JOIN dedup_articles a "
-                f"ON a.article_id = p.article_id WHERE p.key IN ({marks}) GROUP BY p.key "
-                f"HAVING count(DISTINCT a.component) >= ?",
-                chunk + [self.params.boilerplate_min_pages]))
-        return found
+        return {r[0] for r in select_in(
+            self.db, "SELECT p.key FROM dedup_site_paragraphs p JOIN dedup_articles a "
+            "ON a.article_id = p.article_id WHERE p.key IN ({marks}) GROUP BY p.key "
+            "HAVING count(DISTINCT a.component) >= ?", site_keys,
+            self.params.boilerplate_min_pages)}
 
     def holders(self, site_keys: Iterable[int]) -> set[int]:
         """The articles holding any of these site paragraphs."""
-        keys = sorted(site_keys)
-        found: set[int] = set()
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT article_id FROM dedup_site_paragraphs WHERE key IN ({marks})", chunk))
-        return found
+        return {r[0] for r in select_in(
+            self.db, "SELECT article_id FROM dedup_site_paragraphs WHERE key IN ({marks})",
+            site_keys)}
 
     def component_members(self, components: Iterable[int]) -> dict[int, int]:
         """Article id -> word count of every article in these components."""
@@ -279,15 +272,9 @@ class Index:
             components).fetchall())
 
     def components_of(self, article_ids: Iterable[int]) -> dict[int, int]:
-        ids = list(set(article_ids))
-        out: dict[int, int] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update(self.db.execute(
-                f"SELECT article_id, component FROM dedup_articles WHERE article_id IN ({marks})",
-                chunk).fetchall())
-        return out
+        return dict(select_in(
+            self.db, "SELECT article_id, component FROM dedup_articles "
+            "WHERE article_id IN ({marks})", article_ids))
 
     def set_component(self, members: Sequence[int], component: int) -> None:
         self.db.conn.executemany("UPDATE dedup_articles SET component = ? WHERE article_id = ?",

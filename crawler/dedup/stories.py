@@ -25,7 +25,7 @@ import sqlite_utils
 
 from .. import store
 from . import DedupParams
-from .index import Index, band_keys_many, site_paragraph_key
+from .index import Index, band_keys_many, select_in, site_paragraph_key
 from .normalize import Document, analyze
 from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
@@ -127,18 +127,7 @@ class StoryAssigner:
         components = self.index.components_of(articles)
         members = self.index.component_members(set(components.values()))
         links = self._links_within(members)
-        parent = {m: m for m in members}
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for a, b, _, _ in links:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+        find = _union_find(members, ((a, b) for a, b, _, _ in links))
         parts: dict[int, dict[int, int]] = defaultdict(dict)
         for m, words in members.items():
             parts[find(m)][m] = words
@@ -183,26 +172,14 @@ class StoryAssigner:
 
     # ------------------------------------------------------------ stories
     def _links_within(self, members: dict[int, int]) -> list[tuple[int, int, str, float]]:
-        ids = list(members)
-        links = []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            links.extend(self.db.execute(
-                f"SELECT article_id, other_id, method, similarity FROM article_links "
-                f"WHERE article_id IN ({marks})", chunk).fetchall())
-        return [link for link in links if link[1] in members]
+        return [link for link in select_in(
+            self.db, "SELECT article_id, other_id, method, similarity FROM article_links "
+            "WHERE article_id IN ({marks})", members) if link[1] in members]
 
     def _stories_of(self, members: Iterable[int]) -> set[int]:
-        ids = list(members)
-        found: set[int] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT story_id FROM articles WHERE id IN ({marks}) AND story_id IS NOT NULL",
-                chunk))
-        return found
+        return {r[0] for r in select_in(
+            self.db, "SELECT story_id FROM articles WHERE id IN ({marks}) "
+            "AND story_id IS NOT NULL", members)}
 
     def _story_of(self, article_id: int) -> int:
         row = self.db.execute("SELECT story_id FROM articles WHERE id = ?",
@@ -257,6 +234,24 @@ def write_story(db: sqlite_utils.Database, story_id: int, articles: list[int]) -
          len(rows), len({r[2] for r in rows})])
 
 
+def _union_find(members: Iterable[int], pairs: Iterable[tuple[int, int]]
+                ) -> Callable[[int], int]:
+    """``find(article)``: the smallest id of its connected group under ``pairs``."""
+    parent = {m: m for m in members}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return find
+
+
 def group_stories(members: dict[int, int], links: list[tuple[int, int, str, float]]
                   ) -> dict[int, int]:
     """Story id of every member of one component, from its verified links alone.
@@ -266,19 +261,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     whose articles are contained in other cores attaches to the single larger core that
     contains it best; a story is a tree of cores, its id the smallest article id in it.
     """
-    parent = {m: m for m in members}
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b, method, _ in links:
-        if method == "duplicate":
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+    find = _union_find(members, ((a, b) for a, b, method, _ in links if method == "duplicate"))
     cores: dict[int, list[int]] = defaultdict(list)
     for m in members:
         cores[find(m)].append(m)
