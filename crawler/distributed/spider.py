@@ -188,8 +188,13 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         self.outbox.release(leases_of(failure.request))
 
     def dropped(self, request, spider=None) -> None:
-        """The seen-filter dropped a redirect to a URL fetched already: nothing more to do."""
+        """The seen-filter dropped a request: a redirect to a URL fetched already, or an article
+        another worker requested a moment earlier from another feed. That feed still lists the
+        article, so its link goes to the writer (who links it once the article is stored)."""
         self.outbox.release(leases_of(request))
+        canonical, feed_url = request.meta.get("canonical"), request.meta.get("feed_url")
+        if canonical and feed_url:
+            self.outbox.send("link", url=canonical, feed_url=feed_url)
 
     def given_up(self, failure=None, response=None, spider=None, item=None) -> None:
         """A callback or pipeline raised: the page is lost here, as in a local crawl."""
