@@ -93,8 +93,11 @@ def web():
             {"title": "Brocken", "link": f"{base}/2025/brocken.html"},
         ]), "application/rdf+xml")
         bad.routes.update({
+            # lists an article of the RSS feed too, with the same entry fields: whichever feed
+            # is parsed first supplies the article's feed_* columns
             "/malformed.xml": Resource(rss("Kaputt", [
-                {"title": "Fernwärme", "link": f"{base}/2025/fernwaerme.html"}])[:-30],
+                {"title": "Fernwärme wird billiger", "tags": ["Energie", "Görlitz"],
+                 "link": f"{base}/2025/fernwaerme.html"}])[:-30],
                 "application/rss+xml"),
             "/notafeed": Resource(article_page("Startseite", ["Willkommen."])),
             "/500": Resource("boom", "text/plain", status=500),
