@@ -194,9 +194,12 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
     if not Path(args.db).exists():
         raise UserError(f"no database at {args.db}")
+    from crawler.lock import CrawlLock
+
     params = DedupParams.from_settings(project_settings(parse_set_options(args.set)))
-    db = store.open_db(args.db)
-    result = rebuild(db, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    with CrawlLock(args.db):  # a rebuild rewrites every story: no crawl may write meanwhile
+        db = store.open_db(args.db)
+        result = rebuild(db, params, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(" · ".join(f"{k}: {v}" for k, v in result.items()))
     return 0
 
