@@ -6,10 +6,11 @@ collapsed. Scripts written without spaces (Chinese, Japanese, Thai, ...) become 
 character, so shingles work for them too. Numbers keep their inner separators ("5,3" stays one
 token ``5,3``), because numbers are the facts that tell template stories apart.
 
-Sketching is the hot path of a crawl, so nothing here loops over words in Python: the UTF-8
-bytes of the whole text go through C-level passes (one regex substitution for the separators
-inside numbers and one for non-ASCII punctuation, ``bytes.translate`` for ASCII punctuation,
-``bytes.split`` for lines and tokens), and tokens are hashed with xxh3 through ``map``.
+Sketching is the hot path of a crawl, so nothing here loops over words or characters in
+Python: the UTF-8 bytes of the whole text go through C-level passes (``bytes.translate`` for
+ASCII punctuation, numpy over the byte array for the separators inside numbers and non-ASCII
+punctuation, ``bytes.split`` for lines and tokens), and tokens are hashed with xxh3 through
+``map``.
 """
 from __future__ import annotations
 
@@ -28,45 +29,78 @@ _xxh3 = xxhash.xxh3_64_intdigest
 
 # A token is a maximal run of ASCII letters and digits and of non-ASCII characters other than
 # punctuation and symbols; ASCII punctuation, controls and spaces separate tokens, "\n" also
-# separates paragraphs. Punctuation and symbols outside ASCII, as UTF-8: U+00A0-00BF (Latin-1
-# signs), U+2000-2BFF (general punctuation, currency, arrows, shapes, dingbats), U+3000-303F
-# (CJK punctuation), U+FE00-FE7F (variation selectors, small forms), U+1F000-1FFFF (emoji).
-_OTHER_PUNCTUATION = re.compile(
-    rb"\xc2[\xa0-\xbf]|\xe2[\x80-\xaf][\x80-\xbf]|\xe3\x80[\x80-\xbf]|\xef[\xb8\xb9][\x80-\xbf]"
-    rb"|\xf0\x9f[\x80-\xbf][\x80-\xbf]")
-# A separator between two digits stays inside the number: it is swapped for a control byte
-# while ASCII punctuation becomes space, then swapped back.
-_NUMBER_SEPARATOR = re.compile(rb"[0-9][.,:/'](?=[0-9])")
-_SEPARATORS = b".,:/'"
-_PLACEHOLDERS = b"\x01\x02\x03\x04\x05"
-_PROTECT = {bytes([d, s]): bytes([d, p]) for d in b"0123456789"
-            for s, p in zip(_SEPARATORS, _PLACEHOLDERS)}
-_ASCII_SEPARATORS = bytes(c if chr(c).isalnum() or c >= 128 or c == 10 or c in _PLACEHOLDERS
-                          else 32 for c in range(256))
-_RESTORE = bytes.maketrans(_PLACEHOLDERS, _SEPARATORS)
+# separates paragraphs. Every byte that separates becomes a space, so the text keeps its length
+# and the passes below are positions in one numpy array.
+_ASCII_SEPARATORS = bytes(c if chr(c).isalnum() or c >= 128 or c == 10 else 32
+                          for c in range(256))
+# Punctuation and symbols outside ASCII, by their UTF-8 lead byte, the range of the byte after
+# it and their length: U+00A0-00BF (Latin-1 signs: C2 A0-BF), U+2000-2BFF (general
+# punctuation, currency, arrows, shapes, dingbats: E2 80-AF), U+3000-303F (CJK punctuation:
+# E3 80), U+FE00-FE7F (variation selectors, small forms: EF B8-B9), U+1F000-1FFFF (emoji: F0 9F).
+_PUNCTUATION_LEADS = {0xC2: (0xA0, 0xBF, 2), 0xE2: (0x80, 0xAF, 3), 0xE3: (0x80, 0x80, 3),
+                      0xEF: (0xB8, 0xB9, 3), 0xF0: (0x9F, 0x9F, 4)}
+_FOLLOWER_LOW, _FOLLOWER_HIGH, _LENGTH = (
+    np.array([_PUNCTUATION_LEADS.get(b, (1, 0, 0))[i] for b in range(256)], dtype=np.uint8)
+    for i in range(3))
 # Scripts written without spaces (Thai, Lao, Myanmar, Khmer, kana, CJK ideographs): every
-# character is a token of its own.
+# character is a token of its own. Their UTF-8 lead bytes are E0, E1, E3-E9 or EF.
 _UNSPACED = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
     "\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _all_but(keep: bytes) -> bytes:
+    """The bytes ``bytes.translate`` must delete to leave only ``keep``: a C-speed "contains any"."""
+    return bytes(sorted(set(range(256)) - set(keep)))
+
+
+_NOT_DIGITS = _all_but(b"0123456789")
+_NOT_PUNCTUATION_LEADS = _all_but(bytes(_PUNCTUATION_LEADS))
+_NOT_UNSPACED_LEADS = _all_but(bytes([0xE0, 0xE1, *range(0xE3, 0xEA), 0xEF]))
 _DIGIT = re.compile(r"\d")
 
 
 def normalized_bytes(text: str) -> bytes:
     """NFKC, case folding, every separator a space (newlines kept), as UTF-8."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    ascii_only = folded.isascii()
-    if not ascii_only and _UNSPACED.search(folded):
-        folded = _UNSPACED.sub(r" \g<0> ", folded)
     data = folded.encode("utf-8")
-    if not ascii_only:
-        data = _OTHER_PUNCTUATION.sub(b" ", data)
-    data = _NUMBER_SEPARATOR.sub(_protect, data)
-    return data.translate(_ASCII_SEPARATORS).translate(_RESTORE)
+    ascii_only = folded.isascii()
+    if (not ascii_only and data.translate(None, _NOT_UNSPACED_LEADS)
+            and _UNSPACED.search(folded)):
+        data = _UNSPACED.sub(r" \g<0> ", folded).encode("utf-8")
+    separated = data.translate(_ASCII_SEPARATORS)
+    has_numbers = bool(data.translate(None, _NOT_DIGITS))
+    has_punctuation = not ascii_only and bool(data.translate(None, _NOT_PUNCTUATION_LEADS))
+    if not (has_numbers or has_punctuation):
+        return separated
+    original = np.frombuffer(data, dtype=np.uint8)
+    out = np.frombuffer(separated, dtype=np.uint8).copy()
+    if has_numbers:
+        numbers = _number_separators(original)
+        out[numbers] = original[numbers]
+    if has_punctuation:
+        _blank_other_punctuation(original, out)
+    return out.tobytes()
 
 
-def _protect(match: re.Match) -> bytes:
-    return _PROTECT[match.group()]
+def _number_separators(data: np.ndarray) -> np.ndarray:
+    """Positions of the separators (. , : / ') that sit between two digits: they stay inside
+    the number ("5,3", "12:30", "1.000")."""
+    digit = (data - 48) < 10  # uint8 arithmetic wraps: only b"0"-b"9" fall below 10
+    between = np.flatnonzero(digit[:-2] & digit[2:]) + 1
+    value = data[between]
+    return between[(value == 46) | (value == 44) | (value == 58) | (value == 47) | (value == 39)]
+
+
+def _blank_other_punctuation(data: np.ndarray, out: np.ndarray) -> None:
+    """Turn every byte of the non-ASCII punctuation and symbol characters into a space."""
+    leads = np.flatnonzero(data >= 0xC2)  # lead bytes of multi-byte characters (and more)
+    lead = data[leads]
+    follower = data[np.minimum(leads + 1, data.size - 1)]
+    starts = leads[(follower >= _FOLLOWER_LOW[lead]) & (follower <= _FOLLOWER_HIGH[lead])]
+    length = _LENGTH[data[starts]]
+    for offset in range(4):
+        out[starts[length > offset] + offset] = 32
 
 
 def paragraph_tokens(text: str) -> list[list[bytes]]:

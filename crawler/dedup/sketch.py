@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, islice
 
 import datasketch
 import numpy as np
@@ -27,7 +27,7 @@ from .normalize import (HASH_SCHEME, Document, hash_words, paragraph_key, paragr
                         shingle_hashes)
 
 MINHASH_SCHEME = "affine32"
-_CHUNK = 256  # shingles per numpy block: keeps the (shingles x perms) product in cache
+_CHUNK = 4096  # shingles per numpy block: bounds the (permutations x shingles) product to 2 MB
 
 
 @dataclass(frozen=True)
@@ -71,19 +71,25 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """MinHash hash values of 64-bit shingle hashes, as datasketch's affine32 scheme does."""
-    a, b = _permutations(num_perm, seed)
+    a, b = _permutations_as_columns(num_perm, seed)
     if shingles.size == 0:
         return np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
     hv = _fmix(shingles.astype(np.uint32), 32)  # low 32 bits, as hashfunc output
-    values = np.empty(num_perm, dtype=np.uint32)
-    for start in range(0, hv.size, _CHUNK):  # uint32 arithmetic wraps: the scheme's modulo
-        block = np.multiply.outer(hv[start:start + _CHUNK], a)
+    values = None
+    for start in range(0, hv.size, _CHUNK):
+        # permutations x shingles: every row is one permutation applied to a contiguous run of
+        # shingles, so numpy's SIMD loops do the multiply, the add and the row minimum.
+        block = a * hv[start:start + _CHUNK]  # uint32 arithmetic wraps: the scheme's modulo
         block += b
-        if start:
-            np.minimum(values, block.min(axis=0), out=values)
-        else:
-            block.min(axis=0, out=values)
+        row_min = block.min(axis=1)
+        values = row_min if values is None else np.minimum(values, row_min, out=values)
     return values
+
+
+@lru_cache(maxsize=8)
+def _permutations_as_columns(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    a, b = _permutations(num_perm, seed)
+    return a[:, None].copy(), b[:, None].copy()
 
 
 def fingerprint(text: str, *, title: str | None = None, params: DedupParams) -> Fingerprint:
@@ -108,9 +114,10 @@ def paragraph_features(paragraphs: list[list[bytes]], params: DedupParams
     the keys of the short paragraphs (at most ``boilerplate_max_words`` words: the ones that
     may be a site's boilerplate), from the paragraphs' tokens."""
     n, limit = params.lead_words, params.boilerplate_max_words
-    leads = [paragraph_key(t[:n]) for t in paragraphs if len(t) >= n][:params.lead_paragraphs]
+    leads = islice((paragraph_key(t[:n]) for t in paragraphs if len(t) >= n),
+                   params.lead_paragraphs)
     short = [paragraph_key(t) for t in paragraphs if len(t) <= limit]
-    return (np.array(leads, dtype=np.uint64).view(np.int64),
+    return (np.fromiter(leads, dtype=np.uint64).view(np.int64),
             np.array(short, dtype=np.uint64).view(np.int64))
 
 
