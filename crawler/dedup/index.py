@@ -192,25 +192,51 @@ class Index:
     # ------------------------------------------------------------ queries
     def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
         """Indexed articles sharing a lead key with ``fp``, or an LSH band and an estimated
-        Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id`` itself)."""
+        Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id`` itself).
+
+        A band bucket of more than ``lsh_bucket_max`` articles (common words, not copies) and
+        a lead key of more than ``lead_key_max_postings`` (a site's chrome) are no source of
+        candidates, counting ``article_id`` among them whether it is indexed yet or not. So
+        whether two articles are candidates depends on the stored articles, not on which of
+        them came first; a key that grows past its limit later is :meth:`crowded` out, and
+        the links it alone proposed are dropped then."""
         p = self.params
         found: set[int] = set()
         for key in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist():
-            rows = [r[0] for r in self.db.execute(
-                "SELECT article_id FROM dedup_bands WHERE key = ? LIMIT ?",
-                [key, p.lsh_bucket_max + 2])]
-            if len(rows) <= p.lsh_bucket_max + 1:  # a larger bucket is common words, not copies
-                found.update(rows)
+            found.update(self._live_postings("dedup_bands", key, article_id, p.lsh_bucket_max))
         found.discard(article_id)
         found = self._similar(found, fp.signature, p.lsh_min_jaccard)
         for key in fp.lead_keys.tolist():
-            rows = [r[0] for r in self.db.execute(
-                "SELECT article_id FROM dedup_leads WHERE key = ? LIMIT ?",
-                [key, p.lead_key_max_postings + 2])]
-            if len(rows) <= p.lead_key_max_postings + 1:  # the article itself may be there
-                found.update(rows)
+            found.update(self._live_postings("dedup_leads", key, article_id,
+                                             p.lead_key_max_postings))
         found.discard(article_id)
         return found
+
+    def _live_postings(self, table: str, key: int, article_id: int, limit: int) -> list[int]:
+        rows = [r[0] for r in self.db.execute(
+            f"SELECT article_id FROM {table} WHERE key = ? LIMIT ?", [key, limit + 1])]
+        size = len(rows) + (article_id not in rows)
+        return rows if size <= limit else []
+
+    def crowded(self, fp: Fingerprint) -> list[tuple[str, int]]:
+        """(table, key) of the bands and lead keys of ``fp`` that hold exactly one article
+        more than their limit: the article just indexed made them too common to propose
+        candidates (see :meth:`candidates`)."""
+        p = self.params
+        keys = [("dedup_bands", k, p.lsh_bucket_max)
+                for k in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()]
+        keys += [("dedup_leads", k, p.lead_key_max_postings)
+                 for k in set(fp.lead_keys.tolist())]
+        return [(table, key) for table, key, limit in keys if self.db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE key = ? LIMIT ?)",
+            [key, limit + 2]).fetchone()[0] == limit + 1]
+
+    def members(self, table: str, key: int) -> list[int]:
+        """Every article under one key of ``dedup_bands`` or ``dedup_leads``."""
+        if table not in ("dedup_bands", "dedup_leads"):
+            raise ValueError(table)
+        return [r[0] for r in self.db.execute(
+            f"SELECT article_id FROM {table} WHERE key = ?", [key])]
 
     def postings(self, table: str, keys: Iterable[int], limit: int) -> dict[int, list[int]]:
         """Up to ``limit`` article ids under each of many keys of ``dedup_bands`` or
@@ -247,15 +273,17 @@ class Index:
         estimate = (stored == signature).mean(axis=1)
         return {r[0] for r, j in zip(rows, estimate.tolist()) if j >= threshold}
 
-    def boilerplate(self, site_keys: Sequence[int]) -> set[int]:
+    def boilerplate(self, site_keys: Iterable[int]) -> set[int]:
         """Which of these site-paragraph keys recur in articles of at least
         ``boilerplate_min_pages`` different components of their site: a paragraph repeated
-        only by copies of one story on one site is that story's text, not boilerplate."""
-        return {r[0] for r in select_in(
-            self.db, "SELECT p.key FROM dedup_site_paragraphs p JOIN dedup_articles a "
-            "ON a.article_id = p.article_id WHERE p.key IN ({marks}) GROUP BY p.key "
-            "HAVING count(DISTINCT a.component) >= ?", site_keys,
-            self.params.boilerplate_min_pages)}
+        only by copies of one story on one site is that story's text, not boilerplate.
+        (Counting stops at the threshold, so a footer on every page of a site costs no more
+        than a rare paragraph.)"""
+        need = self.params.boilerplate_min_pages
+        return {key for key in set(site_keys) if self.db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT a.component FROM dedup_site_paragraphs p "
+            "JOIN dedup_articles a ON a.article_id = p.article_id WHERE p.key = ? LIMIT ?)",
+            [key, need]).fetchone()[0] >= need}
 
     def holders(self, site_keys: Iterable[int]) -> set[int]:
         """The articles holding any of these site paragraphs."""

@@ -16,6 +16,7 @@ stories, joins at most one of them and never bridges them.
 """
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
@@ -31,7 +32,10 @@ from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 _CACHE_SIZE = 4096
+_MAX_ROUNDS = 20  # rounds of re-verification after one article (a few are ever needed)
 _REBUILD_CACHE_KB = 512_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
+
+log = logging.getLogger(__name__)
 
 
 class StoryAssigner:
@@ -64,25 +68,32 @@ class StoryAssigner:
         site_keys = _site_keys(site, fp)
         before = self.index.boilerplate(site_keys)
         self.index.add(article_id, fp, site_keys)
-        story = self._link(article_id, fp.n_words, candidates)
-        self.review_boilerplate(site_keys, before)
-        return self._story_of(article_id) if story is None else story
+        flipped = self._link(article_id, fp.n_words, candidates)
+        flipped |= before ^ self.index.boilerplate(site_keys)
+        crowded = self.index.crowded(fp)
+        if crowded:
+            flipped |= self._uncrowd(crowded)
+        self._settle(flipped)
+        return self._story_of(article_id)
 
-    def _link(self, article_id: int, n_words: int, candidates: set[int]) -> int | None:
+    def _link(self, article_id: int, n_words: int, candidates: set[int]) -> set[int]:
+        """Link ``article_id`` to its verified candidates and merge their components; returns
+        the site paragraphs whose boilerplate status the merge changed."""
         links = self._verify(article_id, sorted(candidates)) if candidates else []
         if not links:
             self._write_stories({article_id: article_id}, set())
-            return article_id
+            return set()
         self._insert_links(article_id, links)
         components = self.index.components_of([other for other, _ in links])
         members = self.index.component_members(set(components.values()))
         members[article_id] = n_words
         label = min(members)
-        self.index.set_component(list(members), label)
+        current = self.index.components_of(members)
+        flipped = self._relabel({m: label for m in members}, current)
         assignment = group_stories(members, self._links_within(members))
         old_stories = self._stories_of(members)
         self._write_stories(assignment, old_stories)
-        return None
+        return flipped
 
     def _insert_links(self, article_id: int, links: list[tuple[int, Verdict]]) -> None:
         now = store.utcnow()
@@ -92,38 +103,84 @@ class StoryAssigner:
             [(article_id, other, round(v.similarity, 4), round(v.jaccard, 4),
               round(v.containment, 4), _method_name(v.method), now) for other, v in links])
 
-    # ------------------------------------------------------------ boilerplate learnt late
-    def review_boilerplate(self, site_keys: list[int], before: set[int]) -> None:
-        """Re-verify the links of the articles holding a site paragraph that has just become
-        (or stopped being) boilerplate: their links were decided with it counted the other
-        way, so without this the stories would depend on the order in which pages arrive."""
-        changed = self.index.boilerplate(site_keys) ^ before
-        if not changed:
-            return
-        affected = self.index.holders(changed)
+    # ------------------------------------------------------------ order independence
+    # The stored state after every article is the same function of the stored articles,
+    # whatever the order they came in: every candidate pair (Index.candidates, decided by
+    # the sizes of buckets and lead keys *now*) is verified under the boilerplate known *now*,
+    # and boilerplate is counted over the components those links make *now*. Each of the
+    # three can change the others, so a change is followed until nothing changes any more:
+    # a site paragraph that becomes (or stops being) boilerplate re-verifies the links of its
+    # holders (their components may merge or split); components that merge or split change
+    # the counts of their own site paragraphs; a key that becomes too common drops the links
+    # that only it proposed. Each step reads only the articles concerned.
+
+    def review_boilerplate(self, site_keys: Iterable[int], before: set[int]) -> None:
+        """Bring links and stories up to date after articles holding ``site_keys`` were
+        indexed (``before``: which of them were boilerplate then)."""
+        self._settle(before ^ self.index.boilerplate(site_keys))
+
+    def _settle(self, flipped: set[int]) -> None:
+        """Re-verify around every site paragraph whose boilerplate status changed, and
+        around the ones that change in turn, until the statuses hold still."""
+        for _ in range(_MAX_ROUNDS):
+            if not flipped:
+                return
+            flipped = self._review(flipped)
+        if flipped:
+            log.warning("dedup: boilerplate of %d site paragraphs still changing after %d "
+                        "rounds of re-verification", len(flipped), _MAX_ROUNDS)
+
+    def _review(self, changed: set[int]) -> set[int]:
+        """Re-verify every candidate pair of the articles holding the ``changed`` site
+        paragraphs (verified with them counted the other way); returns the site paragraphs
+        whose status the resulting regrouping changed."""
         pairs: set[tuple[int, int]] = set()
-        for article in affected:
-            fp = fingerprint(self._document_text(article), params=self.params)
-            pairs.update((min(article, c), max(article, c))
-                         for c in self.index.candidates(article, fp))
+        for article in sorted(self.index.holders(changed)):
+            candidates = self.index.candidates(article, self._fingerprint(article))
+            pairs.update((min(article, c), max(article, c)) for c in candidates)
         if not pairs:
-            return
-        self.db.conn.executemany(
-            "DELETE FROM article_links WHERE (article_id = ? AND other_id = ?) OR "
-            "(article_id = ? AND other_id = ?)", [(a, b, b, a) for a, b in pairs])
+            return set()
+        self._delete_links(pairs)
         for a, b in sorted(pairs):  # the later article keeps the row, as when it arrived
             verdict = compare(self._prepared(a), self._prepared(b), self.params)
             if verdict.same_story:
-                flipped = _flip(verdict)
-                self._insert_links(b, [(a, flipped)])
-        self._regroup({x for pair in pairs for x in pair})
+                self._insert_links(b, [(a, _flip(verdict))])
+        return self._regroup({x for pair in pairs for x in pair})
 
-    def _document_text(self, article_id: int) -> str:
+    def _uncrowd(self, crowded: list[tuple[str, int]]) -> set[int]:
+        """Drop the links between articles under these just-crowded keys that no other key
+        proposes any more (see :meth:`Index.candidates`); returns the site paragraphs whose
+        boilerplate status the regrouping changed."""
+        members: set[int] = set()
+        for table, key in crowded:
+            members.update(self.index.members(table, key))
+        links = [(a, b) for a, b, _, _ in self._links_within(dict.fromkeys(members, 0))]
+        if not links:
+            return set()
+        candidates: dict[int, set[int]] = {}
+        gone = []
+        for a, b in links:
+            if a not in candidates:
+                candidates[a] = self.index.candidates(a, self._fingerprint(a))
+            if b not in candidates[a]:
+                gone.append((a, b))
+        if not gone:
+            return set()
+        self._delete_links(gone)
+        return self._regroup({x for pair in gone for x in pair})
+
+    def _delete_links(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self.db.conn.executemany(
+            "DELETE FROM article_links WHERE (article_id = ? AND other_id = ?) OR "
+            "(article_id = ? AND other_id = ?)", [(a, b, b, a) for a, b in pairs])
+
+    def _fingerprint(self, article_id: int) -> Fingerprint:
         row = self.db.execute("SELECT text FROM articles WHERE id = ?", [article_id]).fetchone()
-        return (row[0] if row else "") or ""
+        return fingerprint((row[0] if row else "") or "", params=self.params)
 
-    def _regroup(self, articles: set[int]) -> None:
-        """Recompute the components (they may split) and stories around ``articles``."""
+    def _regroup(self, articles: set[int]) -> set[int]:
+        """Recompute the components (they may split) and stories around ``articles``;
+        returns the site paragraphs whose boilerplate status changed."""
         components = self.index.components_of(articles)
         members = self.index.component_members(set(components.values()))
         links = self._links_within(members)
@@ -132,11 +189,27 @@ class StoryAssigner:
         for m, words in members.items():
             parts[find(m)][m] = words
         old_stories = self._stories_of(members)
+        flipped = self._relabel({m: find(m) for m in members}, self.index.components_of(members))
         assignment: dict[int, int] = {}
-        for label, part in parts.items():
-            self.index.set_component(list(part), min(part))
+        for part in parts.values():
             assignment.update(group_stories(part, [l for l in links if l[0] in part]))
         self._write_stories(assignment, old_stories)
+        return flipped
+
+    def _relabel(self, labels: dict[int, int], current: dict[int, int]) -> set[int]:
+        """Move articles to their new components; returns the site paragraphs (of the moved
+        articles) that became or stopped being boilerplate: it is counted per component."""
+        moved = [m for m, label in labels.items() if current.get(m) != label]
+        if not moved:
+            return set()
+        keys = {k for m in moved for k in self._site_paragraphs(m)}
+        before = self.index.boilerplate(keys)
+        by_label: dict[int, list[int]] = defaultdict(list)
+        for m in moved:
+            by_label[labels[m]].append(m)
+        for label, ms in by_label.items():
+            self.index.set_component(ms, label)
+        return before ^ self.index.boilerplate(keys)
 
     # ------------------------------------------------------------ verification
     def _document(self, article_id: int) -> tuple[Document, str | None]:
@@ -152,13 +225,18 @@ class StoryAssigner:
             self._docs.popitem(last=False)
         return entry
 
-    def _prepared(self, article_id: int) -> Prepared:
+    def _site_paragraphs(self, article_id: int) -> dict[int, int]:
+        """Site-paragraph key -> paragraph key of the article's short paragraphs (the ones
+        that may be its site's boilerplate)."""
         doc, site = self._document(article_id)
-        keys = doc.paragraph_keys()
         _, short = document_features(doc, self.params)
         short_set = set(short.view("uint64").tolist())
-        site_keys = {site_paragraph_key(site, k): k for k in keys if k in short_set}
-        boilerplate = {site_keys[k] for k in self.index.boilerplate(list(site_keys))}
+        return {site_paragraph_key(site, k): k for k in doc.paragraph_keys() if k in short_set}
+
+    def _prepared(self, article_id: int) -> Prepared:
+        doc, _ = self._document(article_id)
+        site_keys = self._site_paragraphs(article_id)
+        boilerplate = {site_keys[k] for k in self.index.boilerplate(site_keys)}
         return prepare(doc, boilerplate, self.params)
 
     def _verify(self, article_id: int, candidates: list[int]) -> list[tuple[int, Verdict]]:
@@ -258,48 +336,33 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
 
     ``members`` maps article id -> word count; ``links`` are (article_id, other_id, method,
     similarity) rows of ``article_links``. Duplicate links form cores (union-find); a core
-    whose articles are contained in other cores attaches to the single larger core that
-    contains it best; a story is a tree of cores, its id the smallest article id in it.
+    whose articles are contained in other cores attaches to the single core that contains it
+    best; a story is a group of cores joined by these attachments, its id the smallest
+    article id in it. Which text is contained in which is the verifier's verdict (boilerplate
+    removed), not a comparison of raw word counts: a copy with more page chrome than its
+    container still attaches. Each core attaches to at most one other, so a teaser shared by
+    two stories joins only one of them and never bridges them.
     """
     find = _union_find(members, ((a, b) for a, b, method, _ in links if method == "duplicate"))
     cores: dict[int, list[int]] = defaultdict(list)
     for m in members:
         cores[find(m)].append(m)
-    rank = {core: (max(members[m] for m in ms), -min(ms)) for core, ms in cores.items()}
+    longest = {core: max(members[m] for m in ms) for core, ms in cores.items()}
     best: dict[int, tuple] = {}
     for a, b, method, similarity in links:
         if method == "duplicate":
             continue
         child, container = (a, b) if method == "contained_in" else (b, a)
         cc, pc = find(child), find(container)
-        if cc == pc or rank[pc] <= rank[cc]:
+        if cc == pc:
             continue
         # Ties (a teaser is covered 1.0 by every text that holds its paragraphs) go to the
         # core with more copies, then the longer one: facts of the texts, not arrival order.
-        choice = (similarity, len(cores[pc]), rank[pc], pc)
+        choice = (similarity, len(cores[pc]), longest[pc], -pc)
         if cc not in best or choice > best[cc]:
             best[cc] = choice
-    root_of: dict[int, int] = {}
-
-    def root(core: int) -> int:
-        seen = []
-        while core in best and core not in root_of:
-            seen.append(core)
-            core = best[core][-1]
-        top = root_of.get(core, core)
-        for c in seen:
-            root_of[c] = top
-        return top
-
-    stories: dict[int, list[int]] = defaultdict(list)
-    for core in cores:
-        stories[root(core)].extend(cores[core])
-    assignment = {}
-    for articles in stories.values():
-        story_id = min(articles)
-        for a in articles:
-            assignment[a] = story_id
-    return assignment
+    story = _union_find(cores, ((child, -choice[-1]) for child, choice in best.items()))
+    return {a: story(core) for core, articles in cores.items() for a in articles}
 
 
 # ---------------------------------------------------------------- rebuild
@@ -355,7 +418,7 @@ class _BatchReplay:
             return found
         for key in bands:
             stored, recent = self.stored_bands.get(key, ()), self.batch_bands.get(key, ())
-            if len(stored) + len(recent) <= p.lsh_bucket_max + 1:
+            if len(stored) + len(recent) + 1 <= p.lsh_bucket_max:  # + 1: the article itself
                 found.update(stored)
                 found.update(recent)
         found.discard(article_id)
@@ -368,24 +431,35 @@ class _BatchReplay:
                 found = set()
         for key in leads:
             stored, recent = self.stored_leads.get(key, ()), self.batch_leads.get(key, ())
-            if len(stored) + len(recent) <= p.lead_key_max_postings + 1:
+            if len(stored) + len(recent) + 1 <= p.lead_key_max_postings:
                 found.update(stored)
                 found.update(recent)
         found.discard(article_id)
         return found
 
     def add(self, article_id: int, fp: Fingerprint, site: str | None) -> None:
+        p = self.assigner.params
         candidates = self.candidates(article_id, fp)
+        crowded = []
         for key in self.bands[article_id]:
             self.batch_bands[key].append(article_id)
+            if len(self.stored_bands.get(key, ())) + len(self.batch_bands[key]) == \
+                    p.lsh_bucket_max + 1:
+                crowded.append(("dedup_bands", key))
         for key in set(fp.lead_keys.tolist()):
             self.batch_leads[key].append(article_id)
+            if len(self.stored_leads.get(key, ())) + len(self.batch_leads[key]) == \
+                    p.lead_key_max_postings + 1:
+                crowded.append(("dedup_leads", key))
         self.signatures[article_id] = fp.signature
         if candidates:
             self.flush()
             self.assigner._join(article_id, fp, site, candidates)
         else:
             self.pending.append((article_id, fp, site))
+            if crowded:  # links among the key's earlier articles may lose their only source
+                self.flush()
+                self.assigner._settle(self.assigner._uncrowd(crowded))
 
     def flush(self) -> None:
         """Write the queued articles: index rows, and each one a story of its own."""
