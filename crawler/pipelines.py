@@ -26,6 +26,7 @@ from crawler.dedup.sketch import fingerprint
 from crawler.dedup.stories import StoryAssigner
 from crawler.extract import extract_article
 from crawler.items import FeedLink, Page
+from crawler.jobs import discard_cached
 from crawler.middlewares import stop_for_database
 from crawler.urls import canonicalize, site_of
 
@@ -105,6 +106,10 @@ class StorePipeline:
         self.params = params
         self.batch: list[dict] = []
         self.timer: task.LoopingCall | None = None
+        s = crawler.settings
+        resumable = (s.getbool("HTTPCACHE_ENABLED")
+                     and s.get("HTTPCACHE_STORAGE") == "crawler.jobs.AtomicFilesystemCacheStorage")
+        self.cache_dir = s.get("HTTPCACHE_DIR") if resumable else None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -159,10 +164,13 @@ class StorePipeline:
             return
         try:
             with store.transaction(self.db):
-                for done in batch:
-                    self.store_one(done["page"], done["article"])
+                stored = [done["page"].cache_key for done in batch
+                          if self.store_one(done["page"], done["article"])]
         except (sqlite3.Error, OSError) as exc:  # disk full, read-only: stop, store nothing half
             self.database_failed(exc)
+            return
+        if self.cache_dir:
+            discard_cached(self.cache_dir, self.spider.name, [key for key in stored if key])
 
     def database_failed(self, exc: Exception) -> None:
         """Stop the crawl if the database cannot be written any more; re-raise anything else."""
@@ -171,12 +179,15 @@ class StorePipeline:
             raise exc
         stop_for_database(self.crawler, message)
 
-    def store_one(self, page: Page, article: dict) -> None:
+    def store_one(self, page: Page, article: dict) -> bool:
+        """Store one page; True if its article is in the database now."""
         feeds = self.spider.feeds_of.get(page.url, ())
-        for key in store_page(self.db, self.assigner, page, article, feeds=feeds,
-                              crawl_id=self.crawl_id, keep_html=self.keep_html,
-                              min_words=self.min_words):
+        keys = store_page(self.db, self.assigner, page, article, feeds=feeds,
+                          crawl_id=self.crawl_id, keep_html=self.keep_html,
+                          min_words=self.min_words)
+        for key in keys:
             self.count(key)
+        return "articles_failed" not in keys
 
 
 def store_page(db, assigner: StoryAssigner, page: Page, article: dict, *, feeds=(),

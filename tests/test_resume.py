@@ -195,6 +195,10 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(web, uninterrupted, tm
     assert 10 <= stored_before < N_ARTICLES  # killed halfway: some stored, the rest not
     job = list((tmp_path / "jobs").glob("feeds-*"))
     assert len(job) == 1 and (job[0] / "httpcache").exists()
+    # The cache keeps the feeds, robots.txt and the pages not stored yet; a stored article's
+    # page is dropped from it (its URL is skipped on resume).
+    cached = list((job[0] / "httpcache").glob("*/*/*.pickle"))
+    assert 3 <= len(cached) <= 3 + (3 + 14 - stored_before)
     status = run_cli("status", "--db", db_path)
     assert "Interrupted feeds crawl, killed" in status.stdout and "--resume" in status.stdout
     gate.open.set()

@@ -160,6 +160,7 @@ class FeedSpider(NewsSpider):
             url=meta["canonical"], fetched_url=response.url, body=response.body,
             encoding=_charset(content_type), feed_url=meta.get("feed_url"),
             entry=meta.get("entry") or {}, status=response.status,
+            cache_key=self.crawler.request_fingerprinter.fingerprint(response.request).hex(),
         )
 
     def article_failed(self, failure):
