@@ -96,7 +96,9 @@ def is_crawlable(url: str) -> bool:
 def site_of(url: str) -> str:
     """The site a URL belongs to: its host, lower-case, punycode, without a leading "www."."""
     try:
-        host = urlsplit(canonicalize(url)).hostname or ""
-    except ValueError:
+        host = (urlsplit(_TAB_NEWLINE.sub("", url).strip()).hostname or "").rstrip(".")
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
         return ""
     return host[4:] if host.startswith("www.") else host
