@@ -279,11 +279,14 @@ class Index:
         only by copies of one story on one site is that story's text, not boilerplate.
         (Counting stops at the threshold, so a footer on every page of a site costs no more
         than a rare paragraph.)"""
+        keys = sorted(set(site_keys))
+        if not keys:
+            return set()
         need = self.params.boilerplate_min_pages
-        return {key for key in set(site_keys) if self.db.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT a.component FROM dedup_site_paragraphs p "
-            "JOIN dedup_articles a ON a.article_id = p.article_id WHERE p.key = ? LIMIT ?)",
-            [key, need]).fetchone()[0] >= need}
+        return {r[0] for r in self.db.execute(
+            "SELECT k.value FROM json_each(?) k WHERE (SELECT count(*) FROM (SELECT DISTINCT "
+            "a.component FROM dedup_site_paragraphs p JOIN dedup_articles a ON a.article_id = "
+            "p.article_id WHERE p.key = k.value LIMIT ?)) >= ?", [json.dumps(keys), need, need])}
 
     def holders(self, site_keys: Iterable[int]) -> set[int]:
         """The articles holding any of these site paragraphs."""

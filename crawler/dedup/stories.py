@@ -48,7 +48,7 @@ class StoryAssigner:
         self.db = db
         self.params = params
         self.index = Index(db, params)
-        self._docs: OrderedDict[int, tuple[Document, str | None]] = OrderedDict()
+        self._docs: OrderedDict[int, tuple[Document, dict[int, int]]] = OrderedDict()
 
     # ------------------------------------------------------------ public
     def add(self, article_id: int, fp: Fingerprint) -> int:
@@ -212,30 +212,30 @@ class StoryAssigner:
         return before ^ self.index.boilerplate(keys)
 
     # ------------------------------------------------------------ verification
-    def _document(self, article_id: int) -> tuple[Document, str | None]:
+    def _document(self, article_id: int) -> tuple[Document, dict[int, int]]:
+        """The analysed text, and its site-paragraph key -> paragraph key for the short
+        paragraphs (the ones that may be its site's boilerplate); cached."""
         cached = self._docs.get(article_id)
         if cached is not None:
             self._docs.move_to_end(article_id)
             return cached
         text, site = self.db.execute("SELECT text, site FROM articles WHERE id = ?",
                                      [article_id]).fetchone()
-        entry = (analyze(text or ""), site)
+        doc = analyze(text or "")
+        _, short = document_features(doc, self.params)
+        short_set = set(short.view("uint64").tolist())
+        entry = (doc, {site_paragraph_key(site, k): k for k in doc.paragraph_keys()
+                       if k in short_set})
         self._docs[article_id] = entry
         if len(self._docs) > _CACHE_SIZE:
             self._docs.popitem(last=False)
         return entry
 
     def _site_paragraphs(self, article_id: int) -> dict[int, int]:
-        """Site-paragraph key -> paragraph key of the article's short paragraphs (the ones
-        that may be its site's boilerplate)."""
-        doc, site = self._document(article_id)
-        _, short = document_features(doc, self.params)
-        short_set = set(short.view("uint64").tolist())
-        return {site_paragraph_key(site, k): k for k in doc.paragraph_keys() if k in short_set}
+        return self._document(article_id)[1]
 
     def _prepared(self, article_id: int) -> Prepared:
-        doc, _ = self._document(article_id)
-        site_keys = self._site_paragraphs(article_id)
+        doc, site_keys = self._document(article_id)
         boilerplate = {site_keys[k] for k in self.index.boilerplate(site_keys)}
         return prepare(doc, boilerplate, self.params)
 
