@@ -4,13 +4,20 @@ For each new article the assigner asks the index for candidates (LSH bands and l
 verifies every candidate on the texts (:mod:`.verify`), records the matching pairs in
 ``article_links`` and recomputes the stories of the *component* the new article joins: the
 articles connected to it by verified links. Only that component is read, never the whole
-database, and the stories of a component are a function of its links alone, so the result
-does not depend on the order in which articles arrive, and ``rebuild`` (which replays every
-stored article through the same path) gives the same stories as the incremental crawls.
+database, and the stories of a component are a function of its links alone.
+
+The links themselves are kept a function of the stored articles, whatever order they came
+in: a pair is a candidate by the sizes its shared keys have *now*, and it is verified under
+the site boilerplate known *now*, which is counted over the components the links make *now*.
+When one of these changes (a key grows past its limit, a paragraph becomes or stops being
+boilerplate, components merge or split), the links it concerns are dropped or re-verified,
+until nothing changes any more. So the stories do not depend on the order in which articles
+arrive, and ``rebuild`` (which replays every stored article through the same path) gives the
+same stories as the incremental crawls.
 
 Guard against chaining: duplicate links (each text contained in the other) join articles
 into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
-attaches to exactly one larger core, the one that contains it best. So an article that
+attaches to exactly one other core, the one that contains it best. So an article that
 overlaps two different stories, or a teaser of one background paragraph shared by two
 stories, joins at most one of them and never bridges them.
 """
@@ -104,15 +111,8 @@ class StoryAssigner:
               round(v.containment, 4), _method_name(v.method), now) for other, v in links])
 
     # ------------------------------------------------------------ order independence
-    # The stored state after every article is the same function of the stored articles,
-    # whatever the order they came in: every candidate pair (Index.candidates, decided by
-    # the sizes of buckets and lead keys *now*) is verified under the boilerplate known *now*,
-    # and boilerplate is counted over the components those links make *now*. Each of the
-    # three can change the others, so a change is followed until nothing changes any more:
-    # a site paragraph that becomes (or stops being) boilerplate re-verifies the links of its
-    # holders (their components may merge or split); components that merge or split change
-    # the counts of their own site paragraphs; a key that becomes too common drops the links
-    # that only it proposed. Each step reads only the articles concerned.
+    # (see the module docstring) Each step reads only the articles concerned: the holders of
+    # a paragraph whose status flipped, the articles under a crowded key, moved components.
 
     def review_boilerplate(self, site_keys: Iterable[int], before: set[int]) -> None:
         """Bring links and stories up to date after articles holding ``site_keys`` were
