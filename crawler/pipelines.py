@@ -72,8 +72,10 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("forkserver"))
+            context = multiprocessing.get_context("forkserver")
+            # Workers fork from a server that has imported trafilatura and datasketch once.
+            context.set_forkserver_preload(["crawler.pipelines", "datasketch.minhash"])
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
 
     def close_spider(self) -> None:
         if self.pool:

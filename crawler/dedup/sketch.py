@@ -15,17 +15,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.metadata import version
 from itertools import chain, islice
+from typing import TYPE_CHECKING
 
-import datasketch
 import numpy as np
-from datasketch import MinHash
-from datasketch.minhash import _fmix  # the scheme's own pre-mix, so signatures stay datasketch's
 
 from . import DedupParams
 from .normalize import (HASH_SCHEME, Document, hash_words, paragraph_key, paragraph_tokens,
                         shingle_hashes)
 
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# datasketch is imported where signatures are made (the extraction workers, a rebuild), not in
+# every process that only reads them: importing it pulls in scipy, ~0.8 s of start-up.
 MINHASH_SCHEME = "affine32"
 _CHUNK = 4096  # shingles per numpy block: bounds the (permutations x shingles) product to 2 MB
 
@@ -42,6 +46,7 @@ class Fingerprint:
 
     def minhash(self, params: DedupParams) -> MinHash:
         """The signature as a datasketch ``MinHash`` (for its jaccard(), LSH, ...)."""
+        from datasketch import MinHash
         return MinHash(seed=params.seed, hashvalues=self.signature, scheme=MINHASH_SCHEME,
                        permutations=_permutations(params.num_perm, params.seed))
 
@@ -50,7 +55,7 @@ def sketch_parameters(params: DedupParams) -> dict:
     """Everything that makes two signatures comparable; stored with the index."""
     return {
         "hash_scheme": HASH_SCHEME, "minhash_scheme": MINHASH_SCHEME,
-        "datasketch": datasketch.__version__.split(".")[0],
+        "datasketch": version("datasketch").split(".")[0],
         "num_perm": params.num_perm, "seed": params.seed,
         "shingle_size": params.shingle_size, "lsh_bands": params.lsh_bands,
         "lsh_rows": params.lsh_rows, "lead_paragraphs": params.lead_paragraphs,
@@ -65,16 +70,17 @@ def sketch_key(params: DedupParams) -> str:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from datasketch import MinHash
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
     return a, b
 
 
 def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """MinHash hash values of 64-bit shingle hashes, as datasketch's affine32 scheme does."""
-    a, b = _permutations_as_columns(num_perm, seed)
+    a, b, fmix = _scheme(num_perm, seed)
     if shingles.size == 0:
         return np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
-    hv = _fmix(shingles.astype(np.uint32), 32)  # low 32 bits, as hashfunc output
+    hv = fmix(shingles.astype(np.uint32), 32)  # low 32 bits, as hashfunc output
     values = None
     for start in range(0, hv.size, _CHUNK):
         # permutations x shingles: every row is one permutation applied to a contiguous run of
@@ -87,9 +93,12 @@ def minhash_values(shingles: np.ndarray, num_perm: int, seed: int) -> np.ndarray
 
 
 @lru_cache(maxsize=8)
-def _permutations_as_columns(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _scheme(num_perm: int, seed: int):
+    """The permutations as columns, and the scheme's own pre-mix of hash values, so the
+    signatures stay datasketch's."""
+    from datasketch.minhash import _fmix
     a, b = _permutations(num_perm, seed)
-    return a[:, None].copy(), b[:, None].copy()
+    return a[:, None].copy(), b[:, None].copy(), _fmix
 
 
 def fingerprint(text: str, *, title: str | None = None, params: DedupParams) -> Fingerprint:
