@@ -24,7 +24,6 @@ from crawler.dberrors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.sketch import fingerprint
 from crawler.dedup.stories import StoryAssigner
-from crawler.extract import extract_article
 from crawler.items import FeedLink, Page
 from crawler.jobs import discard_cached
 from crawler.middlewares import stop_for_database
@@ -38,6 +37,7 @@ def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParam
     With ``keep_html`` the page is also gzipped here (``html_gz``): compressing a 200 KB page
     takes milliseconds that the main process, which runs the reactor, should not spend.
     """
+    from crawler.extract import extract_article  # trafilatura: imported by the workers only
     article = extract_article(body, url, encoding=encoding)
     if article.get("text"):
         article["fingerprint"] = fingerprint(article["text"], title=article.get("title"),
@@ -74,7 +74,8 @@ class ExtractPipeline:
         if self.workers > 0:
             context = multiprocessing.get_context("forkserver")
             # Workers fork from a server that has imported trafilatura and datasketch once.
-            context.set_forkserver_preload(["crawler.pipelines", "datasketch.minhash"])
+            context.set_forkserver_preload(["crawler.extract", "crawler.pipelines",
+                                             "datasketch.minhash"])
             self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
 
     def close_spider(self) -> None:
