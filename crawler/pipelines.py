@@ -72,11 +72,10 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that has imported trafilatura and datasketch once.
-            context.set_forkserver_preload(["crawler.extract", "crawler.pipelines",
-                                             "datasketch.minhash"])
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            # No forkserver preload: spawning a worker waits for the server to finish it, and
+            # the first spawn happens in the reactor; each worker imports trafilatura itself.
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("forkserver"))
 
     def close_spider(self) -> None:
         if self.pool:
