@@ -16,9 +16,13 @@ Tables (created here, all prefixed ``dedup_``):
 - ``dedup_signatures(article_id, signature)``: the MinHash values, to estimate the Jaccard
   similarity of an LSH candidate before reading its text.
 - ``dedup_site_paragraphs(key, article_id)``: short paragraphs per site, to learn boilerplate.
+- ``dedup_site_links(article_id, other_id)``: same-site candidate pairs that are copies on
+  their raw texts (nothing removed), both directions; ``dedup_site_groups(article_id,
+  site_group)``: the connected groups they make. Boilerplate is counted over these groups, so
+  it does not depend on the story links that it influences.
 
-The sketch parameters are stored in ``meta`` under ``dedup_sketch``; opening the index with
-other ones raises :class:`IncompatibleIndex`.
+The sketch parameters and the layout version of these tables are stored in ``meta`` under
+``dedup_sketch``; opening the index with other ones raises :class:`IncompatibleIndex`.
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ from .normalize import fmix64
 from .sketch import Fingerprint, sketch_key, sketch_parameters
 
 META_KEY = "dedup_sketch"
+#: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups).
+INDEX_SCHEMA = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dedup_bands (
@@ -52,9 +58,16 @@ CREATE TABLE IF NOT EXISTS dedup_signatures (
 CREATE TABLE IF NOT EXISTS dedup_site_paragraphs (
     key INTEGER NOT NULL, article_id INTEGER NOT NULL, PRIMARY KEY (key, article_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dedup_site_links (
+    article_id INTEGER NOT NULL, other_id INTEGER NOT NULL, PRIMARY KEY (article_id, other_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dedup_site_groups (
+    article_id INTEGER PRIMARY KEY, site_group INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_site_groups_group ON dedup_site_groups (site_group);
 """
 TABLES = ("dedup_bands", "dedup_leads", "dedup_articles", "dedup_signatures",
-          "dedup_site_paragraphs")
+          "dedup_site_paragraphs", "dedup_site_links", "dedup_site_groups")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
@@ -119,17 +132,18 @@ class Index:
         for table in TABLES:
             db.execute(f"DELETE FROM {table}")
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                   [META_KEY, json.dumps(sketch_parameters(params), sort_keys=True)])
+                   [META_KEY, json.dumps(_stored_parameters(params), sort_keys=True)])
         return cls(db, params)
 
     # ------------------------------------------------------------ parameters
     def _check_parameters(self) -> None:
-        wanted = sketch_parameters(self.params)
+        wanted = _stored_parameters(self.params)
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchone()
         if row is None:
             self._write_parameters(wanted)
             return
         stored = json.loads(row[0])
+        stored.setdefault("index_schema", 1)  # indexes made before the layout had a version
         if stored != wanted:
             indexed = self.db.execute("SELECT count(*) FROM dedup_articles").fetchone()[0]
             if indexed == 0:  # nothing indexed yet: the new parameters simply apply
@@ -140,10 +154,10 @@ class Index:
             details = ", ".join(f"{k}: stored {stored.get(k)!r}, now {wanted.get(k)!r}"
                                 for k in differing)
             raise IncompatibleIndex(
-                f"the dedup index of this database was built with other sketch parameters "
-                f"({details}); signatures made with different parameters cannot be compared. "
-                f"Run `crawler dedup --rebuild` to re-sketch every stored article, or use the "
-                f"stored settings.")
+                f"the dedup index of this database was built with other sketch parameters or "
+                f"an older index layout ({details}); signatures made with different parameters "
+                f"cannot be compared. Run `crawler dedup --rebuild` to re-sketch every stored "
+                f"article, or use the stored settings.")
 
     def _write_parameters(self, wanted: dict) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -184,6 +198,8 @@ class Index:
         execute("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)", sorted(paragraphs))
         execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)", articles)
         execute("INSERT OR REPLACE INTO dedup_signatures VALUES (?, ?)", signatures)
+        execute("INSERT OR REPLACE INTO dedup_site_groups VALUES (?, ?)",
+                [(a, a) for a, _, _ in articles])
 
     def is_indexed(self, article_id: int) -> bool:
         return self.db.execute("SELECT 1 FROM dedup_articles WHERE article_id = ?",
@@ -275,18 +291,18 @@ class Index:
 
     def boilerplate(self, site_keys: Iterable[int]) -> set[int]:
         """Which of these site-paragraph keys recur in articles of at least
-        ``boilerplate_min_pages`` different components of their site: a paragraph repeated
-        only by copies of one story on one site is that story's text, not boilerplate.
-        (Counting stops at the threshold, so a footer on every page of a site costs no more
-        than a rare paragraph.)"""
+        ``boilerplate_min_pages`` different site groups (see :meth:`add_site_links`): a
+        paragraph repeated only by copies of one story on one site is that story's text, not
+        boilerplate. (Counting stops at the threshold, so a footer on every page of a site
+        costs no more than a rare paragraph.)"""
         keys = sorted(set(site_keys))
         if not keys:
             return set()
         need = self.params.boilerplate_min_pages
         return {r[0] for r in self.db.execute(
             "SELECT k.value FROM json_each(?) k WHERE (SELECT count(*) FROM (SELECT DISTINCT "
-            "a.component FROM dedup_site_paragraphs p JOIN dedup_articles a ON a.article_id = "
-            "p.article_id WHERE p.key = k.value LIMIT ?)) >= ?", [json.dumps(keys), need, need])}
+            "g.site_group FROM dedup_site_paragraphs p JOIN dedup_site_groups g ON "
+            "g.article_id = p.article_id WHERE p.key = k.value LIMIT ?)) >= ?", [json.dumps(keys), need, need])}
 
     def holders(self, site_keys: Iterable[int]) -> set[int]:
         """The articles holding any of these site paragraphs."""
@@ -310,4 +326,41 @@ class Index:
     def set_component(self, members: Sequence[int], component: int) -> None:
         self.db.conn.executemany("UPDATE dedup_articles SET component = ? WHERE article_id = ?",
                                  [(component, m) for m in members])
+
+    # ------------------------------------------------------------ site groups
+    # Copies of one story on one site, found on their raw texts: what boilerplate is counted
+    # over. Raw verification does not depend on boilerplate, so neither do these groups.
+
+    def add_site_links(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self.db.conn.executemany("INSERT OR IGNORE INTO dedup_site_links VALUES (?, ?)",
+                                 [p for a, b in pairs for p in ((a, b), (b, a))])
+
+    def delete_site_links(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self.db.conn.executemany("DELETE FROM dedup_site_links WHERE article_id = ? AND "
+                                 "other_id = ?", [p for a, b in pairs for p in ((a, b), (b, a))])
+
+    def site_links_within(self, members: Iterable[int]) -> list[tuple[int, int]]:
+        members = set(members)
+        return [(a, b) for a, b in select_in(
+            self.db, "SELECT article_id, other_id FROM dedup_site_links "
+            "WHERE article_id IN ({marks})", members) if a < b and b in members]
+
+    def site_groups_of(self, article_ids: Iterable[int]) -> dict[int, int]:
+        return dict(select_in(self.db, "SELECT article_id, site_group FROM dedup_site_groups "
+                                       "WHERE article_id IN ({marks})", article_ids))
+
+    def site_group_members(self, groups: Iterable[int]) -> list[int]:
+        return [r[0] for r in select_in(self.db, "SELECT article_id FROM dedup_site_groups "
+                                                 "WHERE site_group IN ({marks})", groups)]
+
+    def set_site_group(self, members: Sequence[int], group: int) -> None:
+        self.db.conn.executemany(
+            "UPDATE dedup_site_groups SET site_group = ? WHERE article_id = ?",
+            [(group, m) for m in members])
+
+
+def _stored_parameters(params: DedupParams) -> dict:
+    """What the index stores in ``meta`` and refuses to mix: the sketch parameters and the
+    layout version of the ``dedup_`` tables."""
+    return {**sketch_parameters(params), "index_schema": INDEX_SCHEMA}
 

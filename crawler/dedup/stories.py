@@ -6,25 +6,39 @@ verifies every candidate on the texts (:mod:`.verify`), records the matching pai
 articles connected to it by verified links. Only that component is read, never the whole
 database, and the stories of a component are a function of its links alone.
 
-The links themselves are kept a function of the stored articles, whatever order they came
-in: a pair is a candidate by the sizes its shared keys have *now*, and it is verified under
-the site boilerplate known *now*, which is counted over the components the links make *now*.
-When one of these changes (a key grows past its limit, a paragraph becomes or stops being
-boilerplate, components merge or split), the links it concerns are dropped or re-verified,
-until nothing changes any more. So the stories do not depend on the order in which articles
-arrive, and ``rebuild`` (which replays every stored article through the same path) gives the
-same stories as the incremental crawls.
+The links themselves are a function of the stored articles, whatever order they came in,
+computed in three steps that each depend only on the ones before:
+
+1. *candidates*: a pair is a candidate by the sizes its shared keys have now (a key grown
+   past its limit is :meth:`~.index.Index.crowded` out, and what it alone proposed dropped);
+2. *site groups*: same-site candidate pairs verified on their raw texts (nothing removed)
+   link copies of one story on one site; a site's short paragraph found in at least
+   ``boilerplate_min_pages`` of these groups is boilerplate;
+3. *story links*: candidate pairs verified with their sites' boilerplate removed.
+
+Boilerplate is not counted over the story links it influences: counted that way, a story
+with several copies on one site could hold two self-consistent states (copies linked, so
+their paragraphs are the story's text; or split, so the same paragraphs count as
+boilerplate and keep them split), and which one a crawl reached depended on arrival order.
+When a step's outcome changes (a key is crowded out, site groups merge or split, a
+paragraph becomes or stops being boilerplate), the later steps are redone for the articles
+concerned. So the stories do not depend on the order in which articles arrive, and
+``rebuild`` (which replays every stored article through the same path) gives the same
+stories as the incremental crawls.
 
 Guard against chaining: duplicate links (each text contained in the other) join articles
 into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
-attaches to exactly one other core, the one that contains it best. So an article that
-overlaps two different stories, or a teaser of one background paragraph shared by two
-stories, joins at most one of them and never bridges them.
+attaches to exactly one other core, the one that contains it best (ties go to the core
+with the earliest published article, then the smallest URL: facts of the texts, not of
+their arrival). So an article that overlaps two different stories, or a teaser of one
+background paragraph shared by two stories, joins at most one of them and never bridges
+them.
 """
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
@@ -39,10 +53,18 @@ from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 _CACHE_SIZE = 4096
-_MAX_ROUNDS = 20  # rounds of re-verification after one article (a few are ever needed)
 _REBUILD_CACHE_KB = 512_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Analysed:
+    """A stored article's analysed text, as verification needs it (cached)."""
+
+    doc: Document
+    site_paragraphs: dict[int, int]  # site-paragraph key -> paragraph key, short paragraphs
+    raw: Prepared | None = None      # prepared with nothing removed (site groups)
 
 
 class StoryAssigner:
@@ -55,7 +77,7 @@ class StoryAssigner:
         self.db = db
         self.params = params
         self.index = Index(db, params)
-        self._docs: OrderedDict[int, tuple[Document, dict[int, int]]] = OrderedDict()
+        self._docs: OrderedDict[int, _Analysed] = OrderedDict()
 
     # ------------------------------------------------------------ public
     def add(self, article_id: int, fp: Fingerprint) -> int:
@@ -75,32 +97,69 @@ class StoryAssigner:
         site_keys = _site_keys(site, fp)
         before = self.index.boilerplate(site_keys)
         self.index.add(article_id, fp, site_keys)
-        flipped = self._link(article_id, fp.n_words, candidates)
+        flipped = self._group_site_copies(article_id, site, candidates)
         flipped |= before ^ self.index.boilerplate(site_keys)
         crowded = self.index.crowded(fp)
         if crowded:
             flipped |= self._uncrowd(crowded)
-        self._settle(flipped)
+        self._link(article_id, fp.n_words, candidates)
+        self._review(flipped)
         return self._story_of(article_id)
 
-    def _link(self, article_id: int, n_words: int, candidates: set[int]) -> set[int]:
-        """Link ``article_id`` to its verified candidates and merge their components; returns
-        the site paragraphs whose boilerplate status the merge changed."""
+    def _group_site_copies(self, article_id: int, site: str | None, candidates: set[int]
+                           ) -> set[int]:
+        """Link ``article_id`` to its same-site candidates that are copies on the raw texts
+        and merge their site groups; returns the site paragraphs whose boilerplate status
+        changed with the groups."""
+        if not candidates:
+            return set()
+        same_site = [r[0] for r in select_in(
+            self.db, "SELECT id FROM articles WHERE id IN ({marks}) AND coalesce(site, '') = ?",
+            candidates, site or "")]
+        if not same_site:
+            return set()
+        new = self._raw(article_id)
+        copies = [other for other in same_site
+                  if compare(new, self._raw(other), self.params).same_story]
+        if not copies:
+            return set()
+        self.index.add_site_links((article_id, other) for other in copies)
+        return self._regroup_sites({article_id, *copies})
+
+    def _regroup_sites(self, articles: set[int]) -> set[int]:
+        """Recompute the site groups around ``articles`` from their site links (they may merge
+        or split); returns the site paragraphs whose boilerplate status changed."""
+        groups = self.index.site_groups_of(articles)
+        members = self.index.site_group_members(set(groups.values()))
+        current = self.index.site_groups_of(members)
+        find = _union_find(members, self.index.site_links_within(members))
+        moved = [m for m in members if current.get(m) != find(m)]
+        if not moved:
+            return set()
+        keys = {k for m in moved for k in self._site_paragraphs(m)}
+        before = self.index.boilerplate(keys)
+        by_group: dict[int, list[int]] = defaultdict(list)
+        for m in moved:
+            by_group[find(m)].append(m)
+        for group, ms in by_group.items():
+            self.index.set_site_group(ms, group)
+        return before ^ self.index.boilerplate(keys)
+
+    def _link(self, article_id: int, n_words: int, candidates: set[int]) -> None:
+        """Link ``article_id`` to its verified candidates and merge their components."""
         links = self._verify(article_id, sorted(candidates)) if candidates else []
         if not links:
             self._write_stories({article_id: article_id}, set())
-            return set()
+            return
         self._insert_links(article_id, links)
         components = self.index.components_of([other for other, _ in links])
         members = self.index.component_members(set(components.values()))
         members[article_id] = n_words
         label = min(members)
-        current = self.index.components_of(members)
-        flipped = self._relabel({m: label for m in members}, current)
-        assignment = group_stories(members, self._links_within(members))
-        old_stories = self._stories_of(members)
-        self._write_stories(assignment, old_stories)
-        return flipped
+        self._relabel({m: label for m in members}, self.index.components_of(members))
+        old_stories, rank = self._stories_and_ranks(members)
+        self._write_stories(group_stories(members, self._links_within(members), rank),
+                            old_stories)
 
     def _insert_links(self, article_id: int, links: list[tuple[int, Verdict]]) -> None:
         now = store.utcnow()
@@ -112,62 +171,59 @@ class StoryAssigner:
 
     # ------------------------------------------------------------ order independence
     # (see the module docstring) Each step reads only the articles concerned: the holders of
-    # a paragraph whose status flipped, the articles under a crowded key, moved components.
+    # a paragraph whose status flipped, the articles under a crowded key, moved groups.
 
     def review_boilerplate(self, site_keys: Iterable[int], before: set[int]) -> None:
         """Bring links and stories up to date after articles holding ``site_keys`` were
         indexed (``before``: which of them were boilerplate then)."""
-        self._settle(before ^ self.index.boilerplate(site_keys))
+        self._review(before ^ self.index.boilerplate(site_keys))
 
-    def _settle(self, flipped: set[int]) -> None:
-        """Re-verify around every site paragraph whose boilerplate status changed, and
-        around the ones that change in turn, until the statuses hold still."""
-        for _ in range(_MAX_ROUNDS):
-            if not flipped:
-                return
-            flipped = self._review(flipped)
-        if flipped:
-            log.warning("dedup: boilerplate of %d site paragraphs still changing after %d "
-                        "rounds of re-verification", len(flipped), _MAX_ROUNDS)
-
-    def _review(self, changed: set[int]) -> set[int]:
+    def _review(self, changed: set[int]) -> None:
         """Re-verify every candidate pair of the articles holding the ``changed`` site
-        paragraphs (verified with them counted the other way); returns the site paragraphs
-        whose status the resulting regrouping changed."""
+        paragraphs (verified with them counted the other way) and regroup their stories.
+        Site groups do not depend on story links, so nothing changes in turn."""
+        if not changed:
+            return
         pairs: set[tuple[int, int]] = set()
         for article in sorted(self.index.holders(changed)):
             candidates = self.index.candidates(article, self._fingerprint(article))
             pairs.update((min(article, c), max(article, c)) for c in candidates)
         if not pairs:
-            return set()
+            return
         self._delete_links(pairs)
         for a, b in sorted(pairs):  # the later article keeps the row, as when it arrived
             verdict = compare(self._prepared(a), self._prepared(b), self.params)
             if verdict.same_story:
                 self._insert_links(b, [(a, _flip(verdict))])
-        return self._regroup({x for pair in pairs for x in pair})
+        self._regroup({x for pair in pairs for x in pair})
 
     def _uncrowd(self, crowded: list[tuple[str, int]]) -> set[int]:
-        """Drop the links between articles under these just-crowded keys that no other key
-        proposes any more (see :meth:`Index.candidates`); returns the site paragraphs whose
-        boilerplate status the regrouping changed."""
+        """Drop the story links and site links between articles under these just-crowded
+        keys that no other key proposes any more (see :meth:`Index.candidates`); returns the
+        site paragraphs whose boilerplate status the regrouping of site groups changed."""
         members: set[int] = set()
         for table, key in crowded:
             members.update(self.index.members(table, key))
         links = [(a, b) for a, b, _, _ in self._links_within(dict.fromkeys(members, 0))]
-        if not links:
+        site_links = self.index.site_links_within(members)
+        if not links and not site_links:
             return set()
         candidates: dict[int, set[int]] = {}
-        gone = []
-        for a, b in links:
+
+        def still_candidates(a: int, b: int) -> bool:
             if a not in candidates:
                 candidates[a] = self.index.candidates(a, self._fingerprint(a))
-            if b not in candidates[a]:
-                gone.append((a, b))
+            return b in candidates[a]
+
+        gone = [(a, b) for a, b in links if not still_candidates(a, b)]
+        if gone:
+            self._delete_links(gone)
+            self._regroup({x for pair in gone for x in pair})
+        gone = [(a, b) for a, b in site_links if not still_candidates(a, b)]
         if not gone:
             return set()
-        self._delete_links(gone)
-        return self._regroup({x for pair in gone for x in pair})
+        self.index.delete_site_links(gone)
+        return self._regroup_sites({x for pair in gone for x in pair})
 
     def _delete_links(self, pairs: Iterable[tuple[int, int]]) -> None:
         self.db.conn.executemany(
@@ -178,9 +234,8 @@ class StoryAssigner:
         row = self.db.execute("SELECT text FROM articles WHERE id = ?", [article_id]).fetchone()
         return fingerprint((row[0] if row else "") or "", params=self.params)
 
-    def _regroup(self, articles: set[int]) -> set[int]:
-        """Recompute the components (they may split) and stories around ``articles``;
-        returns the site paragraphs whose boilerplate status changed."""
+    def _regroup(self, articles: set[int]) -> None:
+        """Recompute the components (they may split) and stories around ``articles``."""
         components = self.index.components_of(articles)
         members = self.index.component_members(set(components.values()))
         links = self._links_within(members)
@@ -188,31 +243,24 @@ class StoryAssigner:
         parts: dict[int, dict[int, int]] = defaultdict(dict)
         for m, words in members.items():
             parts[find(m)][m] = words
-        old_stories = self._stories_of(members)
-        flipped = self._relabel({m: find(m) for m in members}, self.index.components_of(members))
+        old_stories, rank = self._stories_and_ranks(members)
+        self._relabel({m: find(m) for m in members}, self.index.components_of(members))
         assignment: dict[int, int] = {}
         for part in parts.values():
-            assignment.update(group_stories(part, [l for l in links if l[0] in part]))
+            assignment.update(group_stories(part, [l for l in links if l[0] in part], rank))
         self._write_stories(assignment, old_stories)
-        return flipped
 
-    def _relabel(self, labels: dict[int, int], current: dict[int, int]) -> set[int]:
-        """Move articles to their new components; returns the site paragraphs (of the moved
-        articles) that became or stopped being boilerplate: it is counted per component."""
-        moved = [m for m, label in labels.items() if current.get(m) != label]
-        if not moved:
-            return set()
-        keys = {k for m in moved for k in self._site_paragraphs(m)}
-        before = self.index.boilerplate(keys)
+    def _relabel(self, labels: dict[int, int], current: dict[int, int]) -> None:
+        """Move articles to their new components."""
         by_label: dict[int, list[int]] = defaultdict(list)
-        for m in moved:
-            by_label[labels[m]].append(m)
+        for m, label in labels.items():
+            if current.get(m) != label:
+                by_label[label].append(m)
         for label, ms in by_label.items():
             self.index.set_component(ms, label)
-        return before ^ self.index.boilerplate(keys)
 
     # ------------------------------------------------------------ verification
-    def _document(self, article_id: int) -> tuple[Document, dict[int, int]]:
+    def _document(self, article_id: int) -> _Analysed:
         """The analysed text, and its site-paragraph key -> paragraph key for the short
         paragraphs (the ones that may be its site's boilerplate); cached."""
         cached = self._docs.get(article_id)
@@ -224,20 +272,30 @@ class StoryAssigner:
         doc = analyze(text or "")
         _, short = document_features(doc, self.params)
         short_set = set(short.view("uint64").tolist())
-        entry = (doc, {site_paragraph_key(site, k): k for k in doc.paragraph_keys()
-                       if k in short_set})
+        entry = _Analysed(doc, {site_paragraph_key(site, k): k for k in doc.paragraph_keys()
+                                if k in short_set})
         self._docs[article_id] = entry
         if len(self._docs) > _CACHE_SIZE:
             self._docs.popitem(last=False)
         return entry
 
     def _site_paragraphs(self, article_id: int) -> dict[int, int]:
-        return self._document(article_id)[1]
+        return self._document(article_id).site_paragraphs
+
+    def _raw(self, article_id: int) -> Prepared:
+        """The text prepared with nothing removed (cached: it never changes)."""
+        entry = self._document(article_id)
+        if entry.raw is None:
+            entry.raw = prepare(entry.doc, set(), self.params)
+        return entry.raw
 
     def _prepared(self, article_id: int) -> Prepared:
-        doc, site_keys = self._document(article_id)
+        entry = self._document(article_id)
+        site_keys = entry.site_paragraphs
         boilerplate = {site_keys[k] for k in self.index.boilerplate(site_keys)}
-        return prepare(doc, boilerplate, self.params)
+        if not boilerplate:
+            return self._raw(article_id)
+        return prepare(entry.doc, boilerplate, self.params)
 
     def _verify(self, article_id: int, candidates: list[int]) -> list[tuple[int, Verdict]]:
         new = self._prepared(article_id)
@@ -254,10 +312,17 @@ class StoryAssigner:
             self.db, "SELECT article_id, other_id, method, similarity FROM article_links "
             "WHERE article_id IN ({marks})", members) if link[1] in members]
 
-    def _stories_of(self, members: Iterable[int]) -> set[int]:
-        return {r[0] for r in select_in(
-            self.db, "SELECT story_id FROM articles WHERE id IN ({marks}) "
-            "AND story_id IS NOT NULL", members)}
+    def _stories_and_ranks(self, members: Iterable[int]) -> tuple[set[int], dict[int, tuple]]:
+        """The current story ids of ``members``, and each member's rank for ties (see
+        :func:`group_stories`): earliest published, then smallest URL."""
+        stories, rank = set(), {}
+        for article, story, published, url in select_in(
+                self.db, "SELECT id, story_id, published, url FROM articles "
+                "WHERE id IN ({marks})", members):
+            if story is not None:
+                stories.add(story)
+            rank[article] = (published is None, published or "", url or "")
+        return stories, rank
 
     def _story_of(self, article_id: int) -> int:
         row = self.db.execute("SELECT story_id FROM articles WHERE id = ?",
@@ -330,8 +395,8 @@ def _union_find(members: Iterable[int], pairs: Iterable[tuple[int, int]]
     return find
 
 
-def group_stories(members: dict[int, int], links: list[tuple[int, int, str, float]]
-                  ) -> dict[int, int]:
+def group_stories(members: dict[int, int], links: list[tuple[int, int, str, float]],
+                  rank: dict[int, tuple] | None = None) -> dict[int, int]:
     """Story id of every member of one component, from its verified links alone.
 
     ``members`` maps article id -> word count; ``links`` are (article_id, other_id, method,
@@ -341,14 +406,16 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     article id in it. Which text is contained in which is the verifier's verdict (boilerplate
     removed), not a comparison of raw word counts: a copy with more page chrome than its
     container still attaches. Each core attaches to at most one other, so a teaser shared by
-    two stories joins only one of them and never bridges them.
+    two stories joins only one of them and never bridges them. ``rank`` (article id ->
+    comparable key, smallest first) breaks the last ties; without it, the smallest id does.
     """
     find = _union_find(members, ((a, b) for a, b, method, _ in links if method == "duplicate"))
     cores: dict[int, list[int]] = defaultdict(list)
     for m in members:
         cores[find(m)].append(m)
     longest = {core: max(members[m] for m in ms) for core, ms in cores.items()}
-    best: dict[int, tuple] = {}
+    first = {core: min(rank[m] for m in ms) if rank else core for core, ms in cores.items()}
+    best: dict[int, tuple[tuple, object, int]] = {}
     for a, b, method, similarity in links:
         if method == "duplicate":
             continue
@@ -357,11 +424,13 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
         if cc == pc:
             continue
         # Ties (a teaser is covered 1.0 by every text that holds its paragraphs) go to the
-        # core with more copies, then the longer one: facts of the texts, not arrival order.
-        choice = (similarity, len(cores[pc]), longest[pc], -pc)
-        if cc not in best or choice > best[cc]:
-            best[cc] = choice
-    story = _union_find(cores, ((child, -choice[-1]) for child, choice in best.items()))
+        # core with more copies, then the longer one, then the one whose first article was
+        # published first (smallest URL): facts of the texts, not arrival order.
+        choice = (similarity, len(cores[pc]), longest[pc])
+        if cc not in best or choice > best[cc][0] or \
+                (choice == best[cc][0] and first[pc] < best[cc][1]):
+            best[cc] = (choice, first[pc], pc)
+    story = _union_find(cores, ((child, chosen[2]) for child, chosen in best.items()))
     return {a: story(core) for core, articles in cores.items() for a in articles}
 
 
@@ -459,7 +528,7 @@ class _BatchReplay:
             self.pending.append((article_id, fp, site))
             if crowded:  # links among the key's earlier articles may lose their only source
                 self.flush()
-                self.assigner._settle(self.assigner._uncrowd(crowded))
+                self.assigner._review(self.assigner._uncrowd(crowded))
 
     def flush(self) -> None:
         """Write the queued articles: index rows, and each one a story of its own."""
