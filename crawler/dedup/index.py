@@ -194,8 +194,11 @@ class Index:
         execute = self.db.conn.executemany
         execute("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)",
                 _sorted_pairs(bands.ravel(), np.repeat(ids, bands.shape[1])))
-        execute("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)", sorted(leads))
-        execute("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)", sorted(paragraphs))
+        if leads:
+            execute("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)", sorted(leads))
+        if paragraphs:
+            execute("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)",
+                    sorted(paragraphs))
         execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)", articles)
         execute("INSERT OR REPLACE INTO dedup_signatures VALUES (?, ?)", signatures)
         execute("INSERT OR REPLACE INTO dedup_site_groups VALUES (?, ?)",
@@ -217,22 +220,40 @@ class Index:
         them came first; a key that grows past its limit later is :meth:`crowded` out, and
         the links it alone proposed are dropped then."""
         p = self.params
-        found: set[int] = set()
-        for key in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist():
-            found.update(self._live_postings("dedup_bands", key, article_id, p.lsh_bucket_max))
-        found.discard(article_id)
-        found = self._similar(found, fp.signature, p.lsh_min_jaccard)
-        for key in fp.lead_keys.tolist():
-            found.update(self._live_postings("dedup_leads", key, article_id,
-                                             p.lead_key_max_postings))
-        found.discard(article_id)
-        return found
+        return self.probe(article_id, fp, band_keys(fp.signature, p.lsh_bands, p.lsh_rows))[0]
 
-    def _live_postings(self, table: str, key: int, article_id: int, limit: int) -> list[int]:
-        rows = [r[0] for r in self.db.execute(
-            f"SELECT article_id FROM {table} WHERE key = ? LIMIT ?", [key, limit + 1])]
-        size = len(rows) + (article_id not in rows)
-        return rows if size <= limit else []
+    def probe(self, article_id: int, fp: Fingerprint, bands: np.ndarray
+              ) -> tuple[set[int], list[tuple[str, int]]]:
+        """:meth:`candidates` of an article not indexed yet (``bands``: its
+        :func:`band_keys`), and the keys it will :meth:`crowd <crowded>` once indexed: one
+        statement per key table instead of one per key."""
+        p = self.params
+        found: set[int] = set()
+        crowded: list[tuple[str, int]] = []
+        for table, keys, limit in (("dedup_bands", bands.tolist(), p.lsh_bucket_max),
+                                   ("dedup_leads", fp.lead_keys.tolist(),
+                                    p.lead_key_max_postings)):
+            live: set[int] = set()
+            for key, ids in self._postings_of(table, keys, limit + 1).items():
+                size = len(ids) + (article_id not in ids)
+                if size <= limit:
+                    live.update(ids)
+                elif size == limit + 1 and article_id not in ids:
+                    crowded.append((table, key))
+            live.discard(article_id)
+            if table == "dedup_bands":
+                live = self._similar(live, fp.signature, p.lsh_min_jaccard)
+            found |= live
+        return found, crowded
+
+    def _postings_of(self, table: str, keys: list[int], limit: int) -> dict[int, list[int]]:
+        """Up to ``limit`` article ids under each of ``keys`` (distinct; keys without any
+        are left out), in one statement."""
+        rows = self.db.execute(
+            f"SELECT k.value, (SELECT group_concat(article_id) FROM (SELECT article_id FROM "
+            f"{table} t WHERE t.key = k.value LIMIT ?)) AS ids FROM (SELECT DISTINCT value "
+            f"FROM json_each(?)) k WHERE ids IS NOT NULL", [limit, json.dumps(keys)])
+        return {key: [int(i) for i in ids.split(",")] for key, ids in rows}
 
     def crowded(self, fp: Fingerprint) -> list[tuple[str, int]]:
         """(table, key) of the bands and lead keys of ``fp`` that hold exactly one article
@@ -288,6 +309,19 @@ class Index:
         stored = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), -1)
         estimate = (stored == signature).mean(axis=1)
         return {r[0] for r, j in zip(rows, estimate.tolist()) if j >= threshold}
+
+    def site_group_counts(self, site_keys: Iterable[int]) -> dict[int, int]:
+        """In how many site groups each of these site-paragraph keys occurs, counted up to
+        ``boilerplate_min_pages`` (keys in none are left out)."""
+        keys = sorted(set(site_keys))
+        if not keys:
+            return {}
+        need = self.params.boilerplate_min_pages
+        return dict(self.db.execute(
+            "SELECT k.value, (SELECT count(*) FROM (SELECT DISTINCT g.site_group FROM "
+            "dedup_site_paragraphs p JOIN dedup_site_groups g ON g.article_id = p.article_id "
+            "WHERE p.key = k.value LIMIT ?)) AS n FROM json_each(?) k WHERE n > 0",
+            [need, json.dumps(keys)]).fetchall())
 
     def boilerplate(self, site_keys: Iterable[int]) -> set[int]:
         """Which of these site-paragraph keys recur in articles of at least

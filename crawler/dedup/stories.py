@@ -65,6 +65,8 @@ class _Analysed:
     doc: Document
     site_paragraphs: dict[int, int]  # site-paragraph key -> paragraph key, short paragraphs
     raw: Prepared | None = None      # prepared with nothing removed (site groups)
+    # prepared with the boilerplate it had when last compared, and that boilerplate
+    prepared: tuple[frozenset[int], Prepared] | None = None
 
 
 class StoryAssigner:
@@ -83,23 +85,37 @@ class StoryAssigner:
     def add(self, article_id: int, fp: Fingerprint) -> int:
         """Index ``article_id``, link it to its verified copies; returns its story id."""
         self.index.check_fingerprint(fp)
-        if self.index.is_indexed(article_id):
-            return self._story_of(article_id)
-        row = self.db.execute("SELECT site FROM articles WHERE id = ?", [article_id]).fetchone()
+        row = self.db.execute(
+            "SELECT site, story_id, EXISTS (SELECT 1 FROM dedup_articles WHERE article_id = ?) "
+            "FROM articles WHERE id = ?", [article_id, article_id]).fetchone()
         if row is None:
             raise KeyError(f"article {article_id} is not stored")
-        site = row[0]
-        return self._join(article_id, fp, site, self.index.candidates(article_id, fp))
+        site, story, indexed = row
+        if indexed:
+            return story if story is not None else article_id
+        p = self.params
+        bands = band_keys_many(fp.signature[None, :], p.lsh_bands, p.lsh_rows)
+        candidates, crowded = self.index.probe(article_id, fp, bands[0])
+        return self._join(article_id, fp, site, candidates, crowded, bands)
 
-    def _join(self, article_id: int, fp: Fingerprint, site: str | None,
-              candidates: set[int]) -> int:
-        """Index ``article_id``, verify its candidates and rewrite the stories it touches."""
+    def _join(self, article_id: int, fp: Fingerprint, site: str | None, candidates: set[int],
+              crowded: list[tuple[str, int]], bands: np.ndarray | None = None) -> int:
+        """Index ``article_id``, verify its candidates and rewrite the stories it touches
+        (``crowded``: the keys it crowds out, see :meth:`Index.crowded`)."""
         site_keys = _site_keys(site, fp)
-        before = self.index.boilerplate(site_keys)
-        self.index.add(article_id, fp, site_keys)
-        flipped = self._group_site_copies(article_id, site, candidates)
-        flipped |= before ^ self.index.boilerplate(site_keys)
-        crowded = self.index.crowded(fp)
+        # The article is a site group of its own at first: a paragraph it holds becomes
+        # boilerplate if it was in one group fewer than needed.
+        need = self.params.boilerplate_min_pages
+        counts = self.index.site_group_counts(site_keys)
+        flipped = {k for k in site_keys if counts.get(k, 0) == need - 1}
+        self.index.add_many([(article_id, fp, site_keys)], bands)
+        if not candidates:
+            write_single_stories(self.db, [article_id])
+            if crowded:
+                flipped |= self._uncrowd(crowded)
+            self._review(flipped)
+            return article_id
+        flipped |= self._group_site_copies(article_id, site, candidates)
         if crowded:
             flipped |= self._uncrowd(crowded)
         self._link(article_id, fp.n_words, candidates)
@@ -289,19 +305,28 @@ class StoryAssigner:
             entry.raw = prepare(entry.doc, set(), self.params)
         return entry.raw
 
-    def _prepared(self, article_id: int) -> Prepared:
+    def _prepared(self, article_id: int, boilerplate: set[int] | None = None) -> Prepared:
+        """The text prepared with its site's boilerplate removed (``boilerplate``: the
+        boilerplate site-paragraph keys among its own, if already known)."""
         entry = self._document(article_id)
         site_keys = entry.site_paragraphs
-        boilerplate = {site_keys[k] for k in self.index.boilerplate(site_keys)}
-        if not boilerplate:
+        if boilerplate is None:
+            boilerplate = self.index.boilerplate(site_keys)
+        removed = frozenset(site_keys[k] for k in boilerplate if k in site_keys)
+        if not removed:
             return self._raw(article_id)
-        return prepare(entry.doc, boilerplate, self.params)
+        if entry.prepared is None or entry.prepared[0] != removed:
+            entry.prepared = (removed, prepare(entry.doc, set(removed), self.params))
+        return entry.prepared[1]
 
     def _verify(self, article_id: int, candidates: list[int]) -> list[tuple[int, Verdict]]:
-        new = self._prepared(article_id)
+        # the boilerplate of the article and all its candidates, in one statement
+        boilerplate = self.index.boilerplate(
+            k for a in (article_id, *candidates) for k in self._site_paragraphs(a))
+        new = self._prepared(article_id, boilerplate)
         links = []
         for other in candidates:
-            verdict = compare(new, self._prepared(other), self.params)
+            verdict = compare(new, self._prepared(other, boilerplate), self.params)
             if verdict.same_story:
                 links.append((other, verdict))
         return links
@@ -523,7 +548,8 @@ class _BatchReplay:
         self.signatures[article_id] = fp.signature
         if candidates:
             self.flush()
-            self.assigner._join(article_id, fp, site, candidates)
+            self.assigner._join(article_id, fp, site, candidates, crowded,
+                                self.band_matrix[self.row[article_id]][None, :])
         else:
             self.pending.append((article_id, fp, site))
             if crowded:  # links among the key's earlier articles may lose their only source

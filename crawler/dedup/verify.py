@@ -25,7 +25,7 @@ and on more numbers than they agree on, or when both leads (first paragraph of a
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,7 +64,8 @@ class Verdict:
 
 @dataclass
 class Prepared:
-    """A document with boilerplate removed, ready for pairwise comparison."""
+    """A document with boilerplate removed, ready for pairwise comparison (and reusable:
+    one text is compared with many candidates)."""
 
     doc: Document
     keep: np.ndarray         # bool per word: outside boilerplate paragraphs
@@ -73,6 +74,8 @@ class Prepared:
     gram_word: np.ndarray    # index (into kept words) of each n-gram's first word
     paragraph: np.ndarray    # paragraph index of each kept word
     n_words: int
+    gram_index: np.ndarray | None = None  # position in ``gram_set`` of each n-gram
+    numbers: dict[int, list[str]] = field(default_factory=dict)  # paragraph -> its numbers
 
 
 def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
@@ -91,13 +94,26 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
         grams = combine(words, words.size)
     else:
         grams = words
-    return Prepared(doc, keep, grams, np.unique(grams), np.arange(grams.size),
-                    doc.paragraph_of_word[keep], int(words.size))
+    gram_set, gram_index = np.unique(grams, return_inverse=True)
+    return Prepared(doc, keep, grams, gram_set, np.arange(grams.size),
+                    doc.paragraph_of_word[keep], int(words.size), gram_index.ravel())
 
 
-def _covered(a: Prepared, b: Prepared, n: int) -> np.ndarray:
-    """bool per kept word of a: inside an n-gram that b also has."""
-    hit = np.isin(a.grams, b.gram_set, assume_unique=False)
+def _shared(a: Prepared, b: Prepared) -> np.ndarray:
+    """bool per distinct n-gram of a (``a.gram_set``): does b have it too? (Both sets are
+    sorted: a binary search, not ``np.isin``'s sort of both.)"""
+    if b.gram_set.size == 0:
+        return np.zeros(a.gram_set.size, dtype=bool)
+    position = np.searchsorted(b.gram_set, a.gram_set)
+    position[position == b.gram_set.size] = 0
+    return b.gram_set[position] == a.gram_set
+
+
+def _covered(a: Prepared, shared: np.ndarray, n: int) -> np.ndarray:
+    """bool per kept word of a: inside an n-gram that b also has (``shared``: see
+    :func:`_shared`)."""
+    hit = shared[a.gram_index] if a.gram_index is not None else \
+        np.isin(a.grams, a.gram_set[shared])
     covered = np.zeros(a.n_words, dtype=bool)
     span = min(n, a.n_words)
     for k in range(span):  # a word is covered by any of the n-grams that contain it
@@ -132,7 +148,10 @@ def _lead_novel(p: Prepared, shared: np.ndarray, min_words: int) -> bool:
 def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
     facts: Counter = Counter()
     for index in np.flatnonzero(shared).tolist():
-        facts.update(p.doc.numbers(index))
+        numbers = p.numbers.get(index)
+        if numbers is None:
+            numbers = p.numbers[index] = p.doc.numbers(index)
+        facts.update(numbers)
     return facts
 
 
@@ -141,13 +160,14 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     n = params.verify_ngram
     if a.n_words == 0 or b.n_words == 0:
         return Verdict("", 0, 0, 1, 1, 0, 0, 0, 0, "empty")
-    cov_a_words = _covered(a, b, n)
-    cov_b_words = _covered(b, a, n)
+    shared_grams_a, shared_grams_b = _shared(a, b), _shared(b, a)
+    cov_a_words = _covered(a, shared_grams_a, n)
+    cov_b_words = _covered(b, shared_grams_b, n)
     coverage_a = float(cov_a_words.mean())
     coverage_b = float(cov_b_words.mean())
     novel_a, shared_a = _novel(cov_a_words, a.paragraph, params.paragraph_covered)
     novel_b, shared_b = _novel(cov_b_words, b.paragraph, params.paragraph_covered)
-    common = np.intersect1d(a.gram_set, b.gram_set, assume_unique=True).size
+    common = int(np.count_nonzero(shared_grams_a))
     union = a.gram_set.size + b.gram_set.size - common
     jaccard = common / union if union else 0.0
     containment = common / min(a.gram_set.size, b.gram_set.size)
