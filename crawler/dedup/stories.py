@@ -115,18 +115,20 @@ class StoryAssigner:
                 flipped |= self._uncrowd(crowded)
             self._review(flipped)
             return article_id
-        flipped |= self._group_site_copies(article_id, site, candidates)
+        raw_verdicts: dict[int, Verdict] = {}
+        flipped |= self._group_site_copies(article_id, site, candidates, raw_verdicts)
         if crowded:
             flipped |= self._uncrowd(crowded)
-        self._link(article_id, fp.n_words, candidates)
+        self._link(article_id, fp.n_words, candidates, raw_verdicts)
         self._review(flipped)
         return self._story_of(article_id)
 
-    def _group_site_copies(self, article_id: int, site: str | None, candidates: set[int]
-                           ) -> set[int]:
+    def _group_site_copies(self, article_id: int, site: str | None, candidates: set[int],
+                           verdicts: dict[int, Verdict]) -> set[int]:
         """Link ``article_id`` to its same-site candidates that are copies on the raw texts
         and merge their site groups; returns the site paragraphs whose boilerplate status
-        changed with the groups."""
+        changed with the groups. The raw verdicts go into ``verdicts`` (other id -> verdict):
+        where neither text has boilerplate they are the story verdicts too."""
         if not candidates:
             return set()
         same_site = [r[0] for r in select_in(
@@ -135,8 +137,9 @@ class StoryAssigner:
         if not same_site:
             return set()
         new = self._raw(article_id)
-        copies = [other for other in same_site
-                  if compare(new, self._raw(other), self.params).same_story]
+        for other in same_site:
+            verdicts[other] = compare(new, self._raw(other), self.params)
+        copies = [other for other in same_site if verdicts[other].same_story]
         if not copies:
             return set()
         self.index.add_site_links((article_id, other) for other in copies)
@@ -161,9 +164,10 @@ class StoryAssigner:
             self.index.set_site_group(ms, group)
         return before ^ self.index.boilerplate(keys)
 
-    def _link(self, article_id: int, n_words: int, candidates: set[int]) -> None:
+    def _link(self, article_id: int, n_words: int, candidates: set[int],
+              raw_verdicts: dict[int, Verdict]) -> None:
         """Link ``article_id`` to its verified candidates and merge their components."""
-        links = self._verify(article_id, sorted(candidates)) if candidates else []
+        links = self._verify(article_id, sorted(candidates), raw_verdicts) if candidates else []
         if not links:
             self._write_stories({article_id: article_id}, set())
             return
@@ -319,14 +323,22 @@ class StoryAssigner:
             entry.prepared = (removed, prepare(entry.doc, set(removed), self.params))
         return entry.prepared[1]
 
-    def _verify(self, article_id: int, candidates: list[int]) -> list[tuple[int, Verdict]]:
+    def _verify(self, article_id: int, candidates: list[int],
+                raw_verdicts: dict[int, Verdict]) -> list[tuple[int, Verdict]]:
+        """The candidates that are copies, with the verdicts (``raw_verdicts``: verdicts on
+        the raw texts, reused where neither text has boilerplate to remove)."""
         # the boilerplate of the article and all its candidates, in one statement
         boilerplate = self.index.boilerplate(
             k for a in (article_id, *candidates) for k in self._site_paragraphs(a))
         new = self._prepared(article_id, boilerplate)
+        new_is_raw = new is self._raw(article_id)
         links = []
         for other in candidates:
-            verdict = compare(new, self._prepared(other, boilerplate), self.params)
+            prepared = self._prepared(other, boilerplate)
+            if new_is_raw and other in raw_verdicts and prepared is self._raw(other):
+                verdict = raw_verdicts[other]
+            else:
+                verdict = compare(new, prepared, self.params)
             if verdict.same_story:
                 links.append((other, verdict))
         return links

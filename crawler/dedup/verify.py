@@ -75,6 +75,7 @@ class Prepared:
     paragraph: np.ndarray    # paragraph index of each kept word
     n_words: int
     gram_index: np.ndarray | None = None  # position in ``gram_set`` of each n-gram
+    paragraph_words: np.ndarray | None = None  # kept words per paragraph index
     numbers: dict[int, list[str]] = field(default_factory=dict)  # paragraph -> its numbers
 
 
@@ -95,8 +96,9 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
     else:
         grams = words
     gram_set, gram_index = np.unique(grams, return_inverse=True)
-    return Prepared(doc, keep, grams, gram_set, np.arange(grams.size),
-                    doc.paragraph_of_word[keep], int(words.size), gram_index.ravel())
+    paragraph = doc.paragraph_of_word[keep]
+    return Prepared(doc, keep, grams, gram_set, np.arange(grams.size), paragraph,
+                    int(words.size), gram_index.ravel(), np.bincount(paragraph))
 
 
 def _shared(a: Prepared, b: Prepared) -> np.ndarray:
@@ -121,12 +123,14 @@ def _covered(a: Prepared, shared: np.ndarray, n: int) -> np.ndarray:
     return covered
 
 
-def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float
-           ) -> tuple[float, np.ndarray]:
-    """Share of words in paragraphs covered less than ``threshold``, and the shared paragraphs."""
+def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float,
+           counts: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Share of words in paragraphs covered less than ``threshold``, and the shared paragraphs
+    (``counts``: words per paragraph, if known)."""
     if covered.size == 0:
         return 1.0, np.zeros(0, dtype=bool)
-    counts = np.bincount(paragraph)
+    if counts is None:
+        counts = np.bincount(paragraph)
     hits = np.bincount(paragraph, weights=covered, minlength=counts.size)
     present = counts > 0
     shared = np.zeros(counts.size, dtype=bool)
@@ -138,7 +142,10 @@ def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float
 def _lead_novel(p: Prepared, shared: np.ndarray, min_words: int) -> bool:
     """Is the first substantial paragraph (the lead, where news puts what is new) absent from
     the other text?"""
-    counts = np.bincount(p.paragraph, minlength=shared.size) if p.paragraph.size else []
+    if not p.paragraph.size:
+        return False
+    counts = p.paragraph_words if p.paragraph_words is not None and \
+        p.paragraph_words.size == shared.size else np.bincount(p.paragraph, minlength=shared.size)
     for index, count in enumerate(counts):
         if count >= min_words:
             return not shared[index]
@@ -163,10 +170,12 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     shared_grams_a, shared_grams_b = _shared(a, b), _shared(b, a)
     cov_a_words = _covered(a, shared_grams_a, n)
     cov_b_words = _covered(b, shared_grams_b, n)
-    coverage_a = float(cov_a_words.mean())
-    coverage_b = float(cov_b_words.mean())
-    novel_a, shared_a = _novel(cov_a_words, a.paragraph, params.paragraph_covered)
-    novel_b, shared_b = _novel(cov_b_words, b.paragraph, params.paragraph_covered)
+    coverage_a = np.count_nonzero(cov_a_words) / cov_a_words.size
+    coverage_b = np.count_nonzero(cov_b_words) / cov_b_words.size
+    novel_a, shared_a = _novel(cov_a_words, a.paragraph, params.paragraph_covered,
+                               a.paragraph_words)
+    novel_b, shared_b = _novel(cov_b_words, b.paragraph, params.paragraph_covered,
+                               b.paragraph_words)
     common = int(np.count_nonzero(shared_grams_a))
     union = a.gram_set.size + b.gram_set.size - common
     jaccard = common / union if union else 0.0
