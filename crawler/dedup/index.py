@@ -27,6 +27,7 @@ The sketch parameters and the layout version of these tables are stored in ``met
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -34,7 +35,6 @@ import sqlite_utils
 import xxhash
 
 from . import DedupParams
-from .normalize import fmix64
 from .sketch import Fingerprint, sketch_key, sketch_parameters
 
 META_KEY = "dedup_sketch"
@@ -88,11 +88,33 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
 def band_keys_many(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """:func:`band_keys` of every row of a (articles x num_perm) signature matrix."""
     values = signatures[:, :bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
-    h = np.broadcast_to(np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
-                        (len(signatures), bands))
+    h = np.bitwise_xor(_band_numbers(bands), values[:, :, 0])
+    scratch = np.empty_like(h)
     for column in range(rows):  # a loop over the rows of a band, not over articles
-        h = fmix64(h ^ values[:, :, column])
+        if column:
+            np.bitwise_xor(h, values[:, :, column], out=h)
+        _fmix64_in_place(h, scratch)
     return h.view(np.int64)
+
+
+_SHIFT = np.uint64(33)
+_MIX1, _MIX2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+
+
+def _fmix64_in_place(h: np.ndarray, scratch: np.ndarray) -> None:
+    """:func:`~.normalize.fmix64` without new arrays or constants: the main process computes
+    the band keys of one article at a time, where numpy's per-call overhead is the cost."""
+    for multiplier in (_MIX1, _MIX2):
+        np.right_shift(h, _SHIFT, out=scratch)
+        np.bitwise_xor(h, scratch, out=h)
+        np.multiply(h, multiplier, out=h)
+    np.right_shift(h, _SHIFT, out=scratch)
+    np.bitwise_xor(h, scratch, out=h)
+
+
+@lru_cache(maxsize=4)
+def _band_numbers(bands: int) -> np.ndarray:
+    return np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
 def select_in(db: sqlite_utils.Database, sql: str, ids: Iterable[int], *after: object
@@ -230,11 +252,12 @@ class Index:
         p = self.params
         found: set[int] = set()
         crowded: list[tuple[str, int]] = []
-        for table, keys, limit in (("dedup_bands", bands.tolist(), p.lsh_bucket_max),
-                                   ("dedup_leads", fp.lead_keys.tolist(),
-                                    p.lead_key_max_postings)):
+        postings = self._postings_of(bands.tolist(), p.lsh_bucket_max + 1,
+                                     fp.lead_keys.tolist(), p.lead_key_max_postings + 1)
+        for table, limit in (("dedup_bands", p.lsh_bucket_max),
+                             ("dedup_leads", p.lead_key_max_postings)):
             live: set[int] = set()
-            for key, ids in self._postings_of(table, keys, limit + 1).items():
+            for key, ids in postings[table].items():
                 size = len(ids) + (article_id not in ids)
                 if size <= limit:
                     live.update(ids)
@@ -246,14 +269,22 @@ class Index:
             found |= live
         return found, crowded
 
-    def _postings_of(self, table: str, keys: list[int], limit: int) -> dict[int, list[int]]:
-        """Up to ``limit`` article ids under each of ``keys`` (distinct; keys without any
-        are left out), in one statement."""
+    def _postings_of(self, bands: list[int], band_limit: int, leads: list[int],
+                     lead_limit: int) -> dict[str, dict[int, list[int]]]:
+        """Up to ``band_limit`` article ids under each of the band keys ``bands`` and up to
+        ``lead_limit`` under each lead key in ``leads`` (keys without any are left out), in
+        one statement: table -> key -> ids."""
+        select = ("SELECT {n}, k.value, (SELECT group_concat(article_id) FROM (SELECT "
+                  "article_id FROM {table} t WHERE t.key = k.value LIMIT ?)) AS ids FROM "
+                  "(SELECT DISTINCT value FROM json_each(?)) k WHERE ids IS NOT NULL")
         rows = self.db.execute(
-            f"SELECT k.value, (SELECT group_concat(article_id) FROM (SELECT article_id FROM "
-            f"{table} t WHERE t.key = k.value LIMIT ?)) AS ids FROM (SELECT DISTINCT value "
-            f"FROM json_each(?)) k WHERE ids IS NOT NULL", [limit, json.dumps(keys)])
-        return {key: [int(i) for i in ids.split(",")] for key, ids in rows}
+            select.format(n=0, table="dedup_bands") + " UNION ALL " +
+            select.format(n=1, table="dedup_leads"),
+            [band_limit, json.dumps(bands), lead_limit, json.dumps(leads)])
+        found: dict[str, dict[int, list[int]]] = {"dedup_bands": {}, "dedup_leads": {}}
+        for n, key, ids in rows:
+            found["dedup_leads" if n else "dedup_bands"][key] = [int(i) for i in ids.split(",")]
+        return found
 
     def crowded(self, fp: Fingerprint) -> list[tuple[str, int]]:
         """(table, key) of the bands and lead keys of ``fp`` that hold exactly one article
