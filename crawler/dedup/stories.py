@@ -52,7 +52,10 @@ from .normalize import Document, analyze
 from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
-_CACHE_SIZE = 4096
+#: Analysed texts kept for verification (~40-80 KB each with their prepared forms): enough for
+#: the copies a crawl's batches compare, few enough that the crawl process stays flat.
+_CACHE_SIZE = 512
+_REBUILD_DOCUMENTS = 4096  # a rebuild replays batches of thousands: a larger cache pays there
 _REBUILD_CACHE_KB = 512_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
 
 log = logging.getLogger(__name__)
@@ -75,10 +78,12 @@ class StoryAssigner:
     Call :meth:`add` inside ``store.transaction(db)`` right after the article row is inserted.
     """
 
-    def __init__(self, db: sqlite_utils.Database, params: DedupParams):
+    def __init__(self, db: sqlite_utils.Database, params: DedupParams,
+                 cached_documents: int = _CACHE_SIZE):
         self.db = db
         self.params = params
         self.index = Index(db, params)
+        self.cached_documents = cached_documents
         self._docs: OrderedDict[int, _Analysed] = OrderedDict()
 
     # ------------------------------------------------------------ public
@@ -295,7 +300,7 @@ class StoryAssigner:
         entry = _Analysed(doc, {site_paragraph_key(site, k): k for k in doc.paragraph_keys()
                                 if k in short_set})
         self._docs[article_id] = entry
-        if len(self._docs) > _CACHE_SIZE:
+        if len(self._docs) > self.cached_documents:
             self._docs.popitem(last=False)
         return entry
 
@@ -640,7 +645,7 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
         db.execute("DELETE FROM article_links")
         db.execute("DELETE FROM stories")
         db.execute("UPDATE articles SET story_id = NULL")
-    assigner = StoryAssigner(db, params)
+    assigner = StoryAssigner(db, params, cached_documents=_REBUILD_DOCUMENTS)
     done = 0
     pool = ProcessPoolExecutor(workers) if workers != 0 else None
     cache = db.execute("PRAGMA cache_size").fetchone()[0]
