@@ -140,7 +140,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                 table.create_index(cols, unique=True, if_not_exists=True)
             for cols in spec.get("indexes", []):
                 table.create_index(cols, if_not_exists=True)
-        db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        if get_meta(db, "schema_version") != str(SCHEMA_VERSION):  # no write on every open:
+            set_meta(db, "schema_version", str(SCHEMA_VERSION))  # a full disk fails later, cleanly
 
 
 class transaction:
