@@ -32,7 +32,7 @@ from datasketch import MinHash, MinHashLSH  # noqa: E402
 from crawler import store  # noqa: E402
 from crawler.dedup import DedupParams  # noqa: E402
 from crawler.dedup.index import Index  # noqa: E402
-from crawler.dedup.normalize import analyze, hash_words, shingle_hashes  # noqa: E402
+from crawler.dedup.normalize import hash_words  # noqa: E402
 from crawler.dedup.sketch import Fingerprint, fingerprint, minhash_values, sketch_key  # noqa: E402
 
 PARAMS = DedupParams()

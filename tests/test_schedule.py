@@ -98,7 +98,6 @@ def web():
     site = Site("zeitung", "127.0.0.41")
     broken = Site("kaputt", "127.0.0.42")
     with LocalWeb([site, broken]) as w:
-        base = site.base
         for n in range(1, 8):
             site.routes[f"/artikel/meldung-{n}.html"] = Resource(article_page(
                 f"Meldung {n}: Fernwärme", [f"Folge {n}.", *LOREM_DE]))

@@ -10,7 +10,7 @@ The parts, in the order data flows through them:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 
@@ -84,9 +84,6 @@ class DedupParams:
                 f"({self.lsh_bands} * {self.lsh_rows} != {self.num_perm})")
         if self.shingle_size < 1 or self.verify_ngram < 1:
             raise ValueError("shingle sizes must be >= 1")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 __all__ = ["DedupParams"]

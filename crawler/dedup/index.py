@@ -226,10 +226,6 @@ class Index:
         execute("INSERT OR REPLACE INTO dedup_site_groups VALUES (?, ?)",
                 [(a, a) for a, _, _ in articles])
 
-    def is_indexed(self, article_id: int) -> bool:
-        return self.db.execute("SELECT 1 FROM dedup_articles WHERE article_id = ?",
-                               [article_id]).fetchone() is not None
-
     # ------------------------------------------------------------ queries
     def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
         """Indexed articles sharing a lead key with ``fp``, or an LSH band and an estimated

@@ -118,12 +118,6 @@ def paragraph_key(tokens: list[bytes]) -> int:
     return _xxh3(b" ".join(tokens))
 
 
-def word_hashes(text: str) -> np.ndarray:
-    """64-bit hash of every token of ``text``, in order."""
-    paragraphs = paragraph_tokens(text)
-    return hash_words(chain.from_iterable(paragraphs), sum(map(len, paragraphs)))
-
-
 def fmix64(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finaliser: spreads every input bit over the whole word."""
     h = h ^ (h >> np.uint64(33))
