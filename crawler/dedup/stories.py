@@ -53,7 +53,7 @@ from .sketch import Fingerprint, document_features, fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 #: Analysed texts kept for verification (~40-80 KB each with their prepared forms): enough for
-#: the copies a crawl's batches compare, few enough that the crawl process stays flat.
+#: the copies a crawl's batches compare, few enough to bound the crawl process (~40 MB).
 _CACHE_SIZE = 512
 _REBUILD_DOCUMENTS = 4096  # a rebuild replays batches of thousands: a larger cache pays there
 _REBUILD_CACHE_KB = 512_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
