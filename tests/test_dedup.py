@@ -13,6 +13,7 @@ from datasketch import MinHash
 from crawler import store
 from crawler.dedup import DedupParams
 from crawler.dedup.index import IncompatibleIndex
+from crawler.dedup.postings import SortedPostings
 from crawler.dedup.normalize import analyze, normalize, shingle_hashes
 from crawler.dedup.sketch import fingerprint
 from crawler.dedup.stories import StoryAssigner, group_stories, rebuild
@@ -266,6 +267,49 @@ def test_incompatible_sketch_parameters_are_refused(tmp_path, seeds):
         StoryAssigner(db, PARAMS)
 
 
+def test_an_interrupted_rebuild_is_refused_until_rebuilt(tmp_path, seed_docs):
+    crawl = Crawl(tmp_path / "news.db")
+    key_of = add_all(crawl, seed_docs, sorted(seed_docs))
+    before = crawl.partition(key_of)
+
+    def interrupt(message: str) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the first batch
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(crawl.db, PARAMS, interrupt, workers=0, batch_size=4)
+    with pytest.raises(IncompatibleIndex, match="interrupted.*--rebuild"):
+        StoryAssigner(crawl.db, PARAMS)
+    assert crawl.db.execute("SELECT count(*) FROM articles").fetchone()[0] == len(seed_docs)
+    rebuild(crawl.db, PARAMS, workers=0)
+    assert crawl.partition(key_of) == before
+    StoryAssigner(crawl.db, PARAMS)
+
+
+def test_sorted_postings_answer_like_the_band_table():
+    """The rebuild's in-memory postings: runs merged like a binary counter (or capped, as a
+    large index is), looked up and written in key order with each key's ids ascending."""
+    capped = SortedPostings()
+    capped.MAX_RUN = 256
+    for postings in (SortedPostings(), capped):
+        rng = np.random.default_rng(3)
+        table: dict[int, list[int]] = {}
+        for article in range(1, 400):  # one article at a time, then batches: runs of all sizes
+            keys = rng.integers(0, 60, size=5 if article < 200 else 40)
+            ids = np.full(len(keys), article) if article < 200 else \
+                np.sort(rng.integers(article * 100, article * 100 + 99, size=len(keys)))
+            pairs = sorted(set(zip(keys.tolist(), ids.tolist())))
+            postings.add(np.array([k for k, _ in pairs]), np.array([i for _, i in pairs]))
+            for key, i in pairs:
+                table.setdefault(key, []).append(i)
+        assert len(postings.runs) <= (12 if postings is not capped else 60)
+        expected = {k: sorted(v) for k, v in table.items()}
+        assert postings.lookup(range(-5, 70)) == expected
+        assert postings.lookup([7, 8, 1000], limit=3) == {k: expected[k][:3] for k in (7, 8)}
+        written = [pair for chunk in postings.sorted_pairs(chunk=1000) for pair in chunk]
+        assert written == sorted((k, i) for k, ids in table.items() for i in ids)
+        assert not postings.runs
+
+
 def test_signature_is_datasketchs_minhash(seeds):
     text = (seeds / "003_e0e85f0457a8e639.txt").read_text(encoding="utf-8")
     fp = fingerprint(text, params=PARAMS)
@@ -295,8 +339,9 @@ def test_rebuild_reports_progress_lines(tmp_path, seed_docs):
     add_all(crawl, seed_docs, sorted(seed_docs))
     lines: list[str] = []
     rebuild(crawl.db, PARAMS, lines.append, workers=0, batch_size=5)
-    assert lines[-1] == f"dedup rebuild: {len(seed_docs)}/{len(seed_docs)} articles"
-    assert len(lines) == -(-len(seed_docs) // 5)
+    assert lines[-2:] == [f"dedup rebuild: {len(seed_docs)}/{len(seed_docs)} articles",
+                          "dedup rebuild: writing the index"]
+    assert len(lines) == -(-len(seed_docs) // 5) + 1
 
 
 def test_a_lead_key_that_becomes_common_stops_proposing_candidates_in_any_order(tmp_path, seeds):
@@ -354,6 +399,10 @@ def test_arrival_order_does_not_change_the_stories_of_a_realistic_set(tmp_path, 
     assert len(partitions[0]) < len(docs) - 30  # copies did merge
     assert partitions[0] == partitions[1] == partitions[2]
     assert links[0] == links[1] == links[2]
+    # a rebuild in batches (the index held in memory, each batch's keys looked up at once)
+    # replays the last order exactly
+    rebuild(crawl.db, PARAMS, workers=0, batch_size=17)
+    assert (crawl.partition(key_of), linked_pairs(crawl, key_of)) == (partitions[2], links[2])
 
 
 def test_boilerplate_does_not_depend_on_the_links_it_decides(tmp_path, corpus, seeds):

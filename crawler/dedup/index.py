@@ -35,9 +35,12 @@ import sqlite_utils
 import xxhash
 
 from . import DedupParams
+from .postings import SignatureMatrix, SortedPostings
 from .sketch import Fingerprint, sketch_key, sketch_parameters
 
 META_KEY = "dedup_sketch"
+#: Set in ``meta`` while a rebuild runs: an index it left half-written is refused.
+REBUILDING_KEY = "dedup_rebuilding"
 #: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups).
 INDEX_SCHEMA = 2
 
@@ -117,14 +120,16 @@ def _band_numbers(bands: int) -> np.ndarray:
     return np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 
 
-def select_in(db: sqlite_utils.Database, sql: str, ids: Iterable[int], *after: object
-              ) -> Iterator[tuple]:
-    """Rows of ``sql`` (with ``{marks}`` where the ``IN`` list goes, and ``after`` as its
-    parameters behind the list) for every chunk of 500 ``ids``: SQLite limits parameters."""
+def select_in(db: sqlite_utils.Database, sql: str, ids: Iterable[int], *after: object,
+              repeat: int = 1) -> Iterator[tuple]:
+    """Rows of ``sql`` (with ``{marks}`` where the ``IN`` list goes, ``repeat`` times, and
+    ``after`` as its parameters behind the lists) for every chunk of 300 ``ids``: SQLite
+    limits parameters."""
     ids = sorted(set(ids))
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        yield from db.execute(sql.format(marks=",".join("?" * len(chunk))), [*chunk, *after])
+    for i in range(0, len(ids), 300):
+        chunk = ids[i:i + 300]
+        yield from db.execute(sql.format(marks=",".join("?" * len(chunk))),
+                              [*chunk * repeat, *after])
 
 
 def _sorted_pairs(keys: np.ndarray, ids: np.ndarray) -> Iterable[tuple[int, int]]:
@@ -146,6 +151,7 @@ class Index:
         self.params = params
         ensure_schema(db)
         self._check_parameters()
+        self._bulk: _Bulk | None = None
 
     @classmethod
     def reset(cls, db: sqlite_utils.Database, params: DedupParams) -> "Index":
@@ -155,11 +161,37 @@ class Index:
             db.execute(f"DELETE FROM {table}")
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                    [META_KEY, json.dumps(_stored_parameters(params), sort_keys=True)])
+        db.execute("DELETE FROM meta WHERE key = ?", [REBUILDING_KEY])
         return cls(db, params)
+
+    # ------------------------------------------------------------ bulk (rebuild)
+    def begin_bulk(self, expected_articles: int, max_article_id: int) -> None:
+        """Hold the postings of the band, lead and site-paragraph tables and the signatures
+        in memory (:mod:`.postings`) until :meth:`finish_bulk`: for a rebuild into an empty
+        index, which they would otherwise fill at random B-tree pages. Marks the index as
+        being rebuilt until then."""
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')",
+                        [REBUILDING_KEY])
+        id_dtype = np.int32 if max_article_id < 2 ** 31 else np.int64
+        self._bulk = _Bulk(id_dtype, expected_articles, self.params.num_perm)
+
+    def finish_bulk(self) -> None:
+        """Write the postings held since :meth:`begin_bulk` in key order (call inside a
+        transaction)."""
+        bulk, self._bulk = self._bulk, None
+        bulk.signatures = None  # (they are in dedup_signatures) free them before sorting
+        for table, postings in bulk.tables().items():
+            for rows in postings.sorted_pairs():
+                self.db.conn.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
+        self.db.execute("DELETE FROM meta WHERE key = ?", [REBUILDING_KEY])
 
     # ------------------------------------------------------------ parameters
     def _check_parameters(self) -> None:
         wanted = _stored_parameters(self.params)
+        if self.db.execute("SELECT 1 FROM meta WHERE key = ?", [REBUILDING_KEY]).fetchone():
+            raise IncompatibleIndex(
+                "the dedup index of this database is incomplete: a `crawler dedup --rebuild` "
+                "was interrupted. Run `crawler dedup --rebuild` again.")
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchone()
         if row is None:
             self._write_parameters(wanted)
@@ -214,11 +246,15 @@ class Index:
             articles.append((article_id, article_id, fp.n_words))
             signatures.append((article_id, fp.signature.astype("<u4").tobytes()))
         execute = self.db.conn.executemany
-        execute("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)",
-                _sorted_pairs(bands.ravel(), np.repeat(ids, bands.shape[1])))
-        if leads:
+        if self._bulk:
+            self._bulk.bands.add(bands.ravel(), np.repeat(ids, bands.shape[1]))
+            self._bulk.leads.add(*_pairs_arrays(leads))
+            self._bulk.paragraphs.add(*_pairs_arrays(paragraphs))
+            self._bulk.signatures.add(ids, np.stack([e[1].signature for e in entries]))
+        else:
+            execute("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)",
+                    _sorted_pairs(bands.ravel(), np.repeat(ids, bands.shape[1])))
             execute("INSERT OR IGNORE INTO dedup_leads VALUES (?, ?)", sorted(leads))
-        if paragraphs:
             execute("INSERT OR IGNORE INTO dedup_site_paragraphs VALUES (?, ?)",
                     sorted(paragraphs))
         execute("INSERT OR REPLACE INTO dedup_articles VALUES (?, ?, ?)", articles)
@@ -261,7 +297,7 @@ class Index:
                     crowded.append((table, key))
             live.discard(article_id)
             if table == "dedup_bands":
-                live = self._similar(live, fp.signature, p.lsh_min_jaccard)
+                live = self.similar(live, fp.signature, p.lsh_min_jaccard)
             found |= live
         return found, crowded
 
@@ -270,6 +306,9 @@ class Index:
         """Up to ``band_limit`` article ids under each of the band keys ``bands`` and up to
         ``lead_limit`` under each lead key in ``leads`` (keys without any are left out), in
         one statement: table -> key -> ids."""
+        if self._bulk:
+            return {"dedup_bands": self._bulk.bands.lookup(bands, band_limit),
+                    "dedup_leads": self._bulk.leads.lookup(leads, lead_limit)}
         select = ("SELECT {n}, k.value, (SELECT group_concat(article_id) FROM (SELECT "
                   "article_id FROM {table} t WHERE t.key = k.value LIMIT ?)) AS ids FROM "
                   "(SELECT DISTINCT value FROM json_each(?)) k WHERE ids IS NOT NULL")
@@ -282,23 +321,12 @@ class Index:
             found["dedup_leads" if n else "dedup_bands"][key] = [int(i) for i in ids.split(",")]
         return found
 
-    def crowded(self, fp: Fingerprint) -> list[tuple[str, int]]:
-        """(table, key) of the bands and lead keys of ``fp`` that hold exactly one article
-        more than their limit: the article just indexed made them too common to propose
-        candidates (see :meth:`candidates`)."""
-        p = self.params
-        keys = [("dedup_bands", k, p.lsh_bucket_max)
-                for k in band_keys(fp.signature, p.lsh_bands, p.lsh_rows).tolist()]
-        keys += [("dedup_leads", k, p.lead_key_max_postings)
-                 for k in set(fp.lead_keys.tolist())]
-        return [(table, key) for table, key, limit in keys if self.db.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE key = ? LIMIT ?)",
-            [key, limit + 2]).fetchone()[0] == limit + 1]
-
     def members(self, table: str, key: int) -> list[int]:
         """Every article under one key of ``dedup_bands`` or ``dedup_leads``."""
         if table not in ("dedup_bands", "dedup_leads"):
             raise ValueError(table)
+        if self._bulk:
+            return self._bulk.tables()[table].lookup([key]).get(key, [])
         return [r[0] for r in self.db.execute(
             f"SELECT article_id FROM {table} WHERE key = ?", [key])]
 
@@ -307,6 +335,8 @@ class Index:
         ``dedup_leads``, in one statement (keys without any are left out)."""
         if table not in ("dedup_bands", "dedup_leads"):
             raise ValueError(table)
+        if self._bulk:
+            return self._bulk.tables()[table].lookup(keys, limit)
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS dedup_probe (key INTEGER PRIMARY KEY)")
         self.db.execute("DELETE FROM dedup_probe")
         self.db.conn.executemany("INSERT OR IGNORE INTO dedup_probe VALUES (?)",
@@ -317,15 +347,23 @@ class Index:
             [limit]).fetchall()
         return {key: [int(i) for i in ids.split(",")] for key, ids in rows}
 
-    def signatures(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        """The stored MinHash values of these articles."""
-        return {r[0]: np.frombuffer(r[1], dtype="<u4") for r in select_in(
+    def signature_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The MinHash values of these indexed articles, one row each, in their order."""
+        if self._bulk:
+            return self._bulk.signatures.rows(ids)
+        found = {r[0]: r[1] for r in select_in(
             self.db, "SELECT article_id, signature FROM dedup_signatures "
-            "WHERE article_id IN ({marks})", ids)}
+            "WHERE article_id IN ({marks})", ids.tolist())}
+        return np.frombuffer(b"".join(found[a] for a in ids.tolist()), dtype="<u4"
+                             ).reshape(len(ids), self.params.num_perm)
 
-    def _similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
+    def similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
+        """Those of ``ids`` whose estimated Jaccard similarity with ``signature`` reaches
+        ``threshold``."""
         if not ids or threshold <= 0:
             return ids
+        if self._bulk:
+            return self._bulk.signatures.similar(ids, signature, threshold)
         ids_list = list(ids)
         marks = ",".join("?" * len(ids_list))
         rows = self.db.execute(
@@ -344,11 +382,29 @@ class Index:
         if not keys:
             return {}
         need = self.params.boilerplate_min_pages
+        if self._bulk:
+            return self._bulk_group_counts(keys, need)
         return dict(self.db.execute(
             "SELECT k.value, (SELECT count(*) FROM (SELECT DISTINCT g.site_group FROM "
             "dedup_site_paragraphs p JOIN dedup_site_groups g ON g.article_id = p.article_id "
             "WHERE p.key = k.value LIMIT ?)) AS n FROM json_each(?) k WHERE n > 0",
             [need, json.dumps(keys)]).fetchall())
+
+    def _bulk_group_counts(self, keys: list[int], need: int) -> dict[int, int]:
+        """:meth:`site_group_counts` from the postings in memory: a few holders of a key
+        usually show enough groups (a footer on every page of a site); only a key whose first
+        holders are copies of one story needs all of them."""
+        paragraphs = self._bulk.paragraphs
+        first = 8 * need
+        holders = paragraphs.lookup(keys, first)
+        groups = self.site_groups_of({a for ids in holders.values() for a in ids})
+        counts = {k: len({groups[a] for a in ids}) for k, ids in holders.items()}
+        crowded = [k for k, n in counts.items() if n < need and len(holders[k]) == first]
+        if crowded:
+            holders = paragraphs.lookup(crowded)
+            groups = self.site_groups_of({a for ids in holders.values() for a in ids})
+            counts.update((k, len({groups[a] for a in ids})) for k, ids in holders.items())
+        return {k: min(n, need) for k, n in counts.items()}
 
     def boilerplate(self, site_keys: Iterable[int]) -> set[int]:
         """Which of these site-paragraph keys recur in articles of at least
@@ -356,17 +412,13 @@ class Index:
         paragraph repeated only by copies of one story on one site is that story's text, not
         boilerplate. (Counting stops at the threshold, so a footer on every page of a site
         costs no more than a rare paragraph.)"""
-        keys = sorted(set(site_keys))
-        if not keys:
-            return set()
         need = self.params.boilerplate_min_pages
-        return {r[0] for r in self.db.execute(
-            "SELECT k.value FROM json_each(?) k WHERE (SELECT count(*) FROM (SELECT DISTINCT "
-            "g.site_group FROM dedup_site_paragraphs p JOIN dedup_site_groups g ON "
-            "g.article_id = p.article_id WHERE p.key = k.value LIMIT ?)) >= ?", [json.dumps(keys), need, need])}
+        return {k for k, n in self.site_group_counts(site_keys).items() if n >= need}
 
     def holders(self, site_keys: Iterable[int]) -> set[int]:
         """The articles holding any of these site paragraphs."""
+        if self._bulk:
+            return {a for ids in self._bulk.paragraphs.lookup(site_keys).values() for a in ids}
         return {r[0] for r in select_in(
             self.db, "SELECT article_id FROM dedup_site_paragraphs WHERE key IN ({marks})",
             site_keys)}
@@ -418,6 +470,26 @@ class Index:
         self.db.conn.executemany(
             "UPDATE dedup_site_groups SET site_group = ? WHERE article_id = ?",
             [(group, m) for m in members])
+
+
+class _Bulk:
+    """What :meth:`Index.begin_bulk` holds in memory: the postings of the key tables."""
+
+    def __init__(self, id_dtype: type, expected_articles: int, num_perm: int) -> None:
+        self.bands = SortedPostings(id_dtype)
+        self.leads = SortedPostings(id_dtype)
+        self.paragraphs = SortedPostings(id_dtype)
+        self.signatures: SignatureMatrix | None = SignatureMatrix(expected_articles, num_perm)
+
+    def tables(self) -> dict[str, SortedPostings]:
+        return {"dedup_bands": self.bands, "dedup_leads": self.leads,
+                "dedup_site_paragraphs": self.paragraphs}
+
+
+def _pairs_arrays(pairs: set[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(key, article_id) pairs as two arrays."""
+    flat = np.fromiter((x for pair in pairs for x in pair), dtype=np.int64, count=2 * len(pairs))
+    return flat[0::2], flat[1::2]
 
 
 def _stored_parameters(params: DedupParams) -> dict:

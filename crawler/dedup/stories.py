@@ -37,7 +37,7 @@ them.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
@@ -56,7 +56,7 @@ from .verify import Prepared, Verdict, compare, prepare
 #: the copies a crawl's batches compare, few enough to bound the crawl process (~40 MB).
 _CACHE_SIZE = 512
 _REBUILD_DOCUMENTS = 4096  # a rebuild replays batches of thousands: a larger cache pays there
-_REBUILD_CACHE_KB = 512_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
+_REBUILD_CACHE_KB = 256_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class StoryAssigner:
         members[article_id] = n_words
         label = min(members)
         self._relabel({m: label for m in members}, self.index.components_of(members))
-        old_stories, rank = self._stories_and_ranks(members)
+        old_stories, rank = self._stories_and_ranks(members, new=article_id)
         self._write_stories(group_stories(members, self._links_within(members), rank),
                             old_stories)
 
@@ -197,11 +197,6 @@ class StoryAssigner:
     # ------------------------------------------------------------ order independence
     # (see the module docstring) Each step reads only the articles concerned: the holders of
     # a paragraph whose status flipped, the articles under a crowded key, moved groups.
-
-    def review_boilerplate(self, site_keys: Iterable[int], before: set[int]) -> None:
-        """Bring links and stories up to date after articles holding ``site_keys`` were
-        indexed (``before``: which of them were boilerplate then)."""
-        self._review(before ^ self.index.boilerplate(site_keys))
 
     def _review(self, changed: set[int]) -> None:
         """Re-verify every candidate pair of the articles holding the ``changed`` site
@@ -349,19 +344,28 @@ class StoryAssigner:
         return links
 
     # ------------------------------------------------------------ stories
+    def has_links(self, articles: Iterable[int]) -> bool:
+        """Whether any of ``articles`` has a story link or a site link."""
+        return any(True for _ in select_in(
+            self.db, "SELECT 1 FROM article_links WHERE article_id IN ({marks}) UNION ALL "
+            "SELECT 1 FROM article_links WHERE other_id IN ({marks}) UNION ALL SELECT 1 FROM "
+            "dedup_site_links WHERE article_id IN ({marks}) LIMIT 1", articles, repeat=3))
+
     def _links_within(self, members: dict[int, int]) -> list[tuple[int, int, str, float]]:
         return [link for link in select_in(
             self.db, "SELECT article_id, other_id, method, similarity FROM article_links "
             "WHERE article_id IN ({marks})", members) if link[1] in members]
 
-    def _stories_and_ranks(self, members: Iterable[int]) -> tuple[set[int], dict[int, tuple]]:
+    def _stories_and_ranks(self, members: Iterable[int], new: int | None = None
+                           ) -> tuple[set[int], dict[int, tuple]]:
         """The current story ids of ``members``, and each member's rank for ties (see
-        :func:`group_stories`): earliest published, then smallest URL."""
+        :func:`group_stories`): earliest published, then smallest URL. The story id of the
+        ``new`` article is none of them: NULL in a crawl, left from before in a rebuild."""
         stories, rank = set(), {}
         for article, story, published, url in select_in(
                 self.db, "SELECT id, story_id, published, url FROM articles "
                 "WHERE id IN ({marks})", members):
-            if story is not None:
+            if story is not None and article != new:
                 stories.add(story)
             rank[article] = (published is None, published or "", url or "")
         return stories, rank
@@ -480,98 +484,114 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
 
 
 class _BatchReplay:
-    """Replays a batch of articles through :meth:`StoryAssigner.add` in id order, with the SQL
+    """Replays a batch of articles through :meth:`StoryAssigner.add` in id order, with the work
     of a batch rather than of each article, and exactly the same outcome.
 
-    The stored index (earlier batches) is asked once for all band and lead keys of the batch;
-    the batch's own earlier articles are kept in memory. An article without candidates (most
-    of them) is only queued: its index rows and its one-article story are written with the
-    next flush. An article with candidates first flushes the queue, so that verification,
+    Candidates depend only on the keys and signatures indexed before an article, never on
+    links, so the candidates of the whole batch are found up front with array operations:
+    the stored index (earlier batches) is asked once for all keys of the batch, and a key
+    counts the batch's earlier articles too. An article without candidates (most of them)
+    is only queued: its index rows and its one-article story are written with the next
+    flush. An article with candidates first flushes the queue, so that verification,
     boilerplate and components see exactly what the one-by-one path would see.
     """
 
     def __init__(self, assigner: StoryAssigner, batch: list[tuple[int, Fingerprint, str | None]]):
         self.assigner = assigner
-        p = assigner.params
-        index = assigner.index
-        self.band_matrix = band_keys_many(np.stack([fp.signature for _, fp, _ in batch]),
-                                          p.lsh_bands, p.lsh_rows) if batch else None
-        self.row = {a: i for i, (a, _, _) in enumerate(batch)}
-        self.bands = dict(zip(self.row, self.band_matrix.tolist())) if batch else {}
-        self.stored_bands = index.postings(
-            "dedup_bands", {k for keys in self.bands.values() for k in keys}, p.lsh_bucket_max + 2)
-        self.stored_leads = index.postings(
-            "dedup_leads", {k for _, fp, _ in batch for k in fp.lead_keys.tolist()},
-            p.lead_key_max_postings + 2)
-        # Keys that may give an article candidates: under the bucket limit in the stored
-        # index, and held by stored articles or by more than one article of the batch. An
-        # article with none of them (most) needs no look-up at all.
-        self.live_bands = _live_keys(self.stored_bands, self.band_matrix, p.lsh_bucket_max + 1)
-        self.live_leads = _live_keys(
-            self.stored_leads, np.concatenate([np.unique(fp.lead_keys) for _, fp, _ in batch])
-            if batch else None, p.lead_key_max_postings + 1)
-        self.batch_bands: dict[int, list[int]] = defaultdict(list)
-        self.batch_leads: dict[int, list[int]] = defaultdict(list)
-        # Signatures of the stored articles that may become band candidates, read at once.
-        small = {a for ids in self.stored_bands.values() if len(ids) <= p.lsh_bucket_max + 1
-                 for a in ids}
-        self.signatures: dict[int, np.ndarray] = \
-            index.signatures(small) if p.lsh_min_jaccard > 0 else {}
         self.pending: list[tuple[int, Fingerprint, str | None]] = []
+        self.row = {a: i for i, (a, _, _) in enumerate(batch)}
+        self.candidates: dict[int, set[int]] = defaultdict(set)  # batch row -> article ids
+        # batch row -> the keys it crowds out, with the articles under each at that point
+        self.crowded: dict[int, list[tuple[str, int, list[int]]]] = defaultdict(list)
+        if not batch:
+            return
+        p = assigner.params
+        ids = np.array([a for a, _, _ in batch], dtype=np.int64)
+        signatures = np.stack([fp.signature for _, fp, _ in batch])
+        self.band_matrix = band_keys_many(signatures, p.lsh_bands, p.lsh_rows)
+        band_pairs = self._pairs("dedup_bands", ids, np.repeat(np.arange(len(batch)),
+                                 p.lsh_bands), self.band_matrix.ravel(), p.lsh_bucket_max)
+        leads = [np.unique(fp.lead_keys) for _, fp, _ in batch]
+        lead_pairs = self._pairs("dedup_leads", ids, np.repeat(np.arange(len(batch)),
+                                 [len(k) for k in leads]), np.concatenate(leads),
+                                 p.lead_key_max_postings)
+        if p.lsh_min_jaccard > 0:
+            band_pairs = self._similar(band_pairs, ids, signatures, p.lsh_min_jaccard)
+        for rows, others in (band_pairs, lead_pairs):
+            for row, other in zip(rows.tolist(), others.tolist()):
+                self.candidates[row].add(other)
 
-    def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
-        """What :meth:`Index.candidates` would answer at this point of the replay."""
-        p = self.assigner.params
-        found: set[int] = set()
-        bands = self.bands[article_id]
-        leads = fp.lead_keys.tolist()
-        if self.live_bands.isdisjoint(bands) and self.live_leads.isdisjoint(leads):
-            return found
-        for key in bands:
-            stored, recent = self.stored_bands.get(key, ()), self.batch_bands.get(key, ())
-            if len(stored) + len(recent) + 1 <= p.lsh_bucket_max:  # + 1: the article itself
-                found.update(stored)
-                found.update(recent)
-        found.discard(article_id)
-        if found and p.lsh_min_jaccard > 0:
-            known = {a: self.signatures[a] for a in found}
-            if known:
-                estimate = (np.stack(list(known.values())) == fp.signature).mean(axis=1)
-                found = {a for a, j in zip(known, estimate.tolist()) if j >= p.lsh_min_jaccard}
-            else:
-                found = set()
-        for key in leads:
-            stored, recent = self.stored_leads.get(key, ()), self.batch_leads.get(key, ())
-            if len(stored) + len(recent) + 1 <= p.lead_key_max_postings:
-                found.update(stored)
-                found.update(recent)
-        found.discard(article_id)
-        return found
+    def _pairs(self, table: str, ids: np.ndarray, rows: np.ndarray, keys: np.ndarray,
+               limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(batch row, candidate article id) of every key held by at most ``limit`` articles
+        (the stored ones, the batch's earlier ones and the article itself) when the article
+        arrives; the keys an article crowds out go to :attr:`crowded`."""
+        stored = self.assigner.index.postings(table, np.unique(keys).tolist(), limit + 2)
+        order = np.argsort(keys, kind="stable")  # a key's holders in arrival order
+        keys, rows = keys[order], rows[order]
+        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        group = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(keys)]))
+        earlier = np.arange(len(keys)) - first[group]  # the batch's holders before this one
+        n_stored = np.array([len(stored.get(k, ())) for k in keys[first].tolist()])[group]
+        size = n_stored + earlier + 1
+        out_rows: list[np.ndarray] = []
+        out_ids: list[np.ndarray] = []
+        for i in np.flatnonzero((size <= limit) & (n_stored > 0)).tolist():
+            found = stored[int(keys[i])]
+            out_rows.append(np.full(len(found), rows[i]))
+            out_ids.append(np.array(found, dtype=np.int64))
+        for i in np.flatnonzero((size <= limit) & (earlier > 0)).tolist():
+            start = first[group[i]]
+            out_rows.append(np.full(earlier[i], rows[i]))
+            out_ids.append(ids[rows[start:i]])
+        for i in np.flatnonzero(size == limit + 1).tolist():
+            start, key = first[group[i]], int(keys[i])
+            self.crowded[int(rows[i])].append(
+                (table, key, [*stored.get(key, ()), *ids[rows[start:i]].tolist()]))
+        if not out_rows:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        rows, found = np.concatenate(out_rows), np.concatenate(out_ids)
+        order = np.lexsort((found, rows))
+        rows, found = rows[order], found[order]
+        distinct = np.r_[True, (rows[1:] != rows[:-1]) | (found[1:] != found[:-1])]
+        return rows[distinct], found[distinct]
+
+    def _similar(self, pairs: tuple[np.ndarray, np.ndarray], ids: np.ndarray,
+                 signatures: np.ndarray, threshold: float, chunk: int = 16384
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs whose estimated Jaccard similarity reaches ``threshold``."""
+        rows, others = pairs
+        in_batch = np.isin(others, ids)
+        keep = np.zeros(len(rows), dtype=bool)
+        for start in range(0, len(rows), chunk):
+            part = slice(start, start + chunk)
+            values = np.empty((len(rows[part]), signatures.shape[1]), dtype=signatures.dtype)
+            batch = in_batch[part]
+            values[batch] = signatures[np.searchsorted(ids, others[part][batch])]
+            values[~batch] = self.assigner.index.signature_rows(others[part][~batch])
+            agree = np.count_nonzero(signatures[rows[part]] == values, axis=1)
+            keep[part] = agree >= threshold * signatures.shape[1]
+        return rows[keep], others[keep]
 
     def add(self, article_id: int, fp: Fingerprint, site: str | None) -> None:
-        p = self.assigner.params
-        candidates = self.candidates(article_id, fp)
-        crowded = []
-        for key in self.bands[article_id]:
-            self.batch_bands[key].append(article_id)
-            if len(self.stored_bands.get(key, ())) + len(self.batch_bands[key]) == \
-                    p.lsh_bucket_max + 1:
-                crowded.append(("dedup_bands", key))
-        for key in set(fp.lead_keys.tolist()):
-            self.batch_leads[key].append(article_id)
-            if len(self.stored_leads.get(key, ())) + len(self.batch_leads[key]) == \
-                    p.lead_key_max_postings + 1:
-                crowded.append(("dedup_leads", key))
-        self.signatures[article_id] = fp.signature
+        row = self.row[article_id]
+        candidates = self.candidates.pop(row, set())
+        crowded = self.crowded.pop(row, [])
         if candidates:
             self.flush()
-            self.assigner._join(article_id, fp, site, candidates, crowded,
-                                self.band_matrix[self.row[article_id]][None, :])
-        else:
-            self.pending.append((article_id, fp, site))
-            if crowded:  # links among the key's earlier articles may lose their only source
-                self.flush()
-                self.assigner._review(self.assigner._uncrowd(crowded))
+            self.assigner._join(article_id, fp, site, candidates,
+                                [(table, key) for table, key, _ in crowded],
+                                self.band_matrix[row][None, :])
+            return
+        self.pending.append((article_id, fp, site))
+        # Links among the key's earlier articles may lose their only source. Queued articles
+        # have no links (an article with candidates flushes the queue first), so where no
+        # other member has any, there is nothing to drop and nothing to flush.
+        if crowded and self.assigner.has_links(
+                {a for _, _, members in crowded for a in members}
+                - {a for a, _, _ in self.pending}):
+            self.flush()
+            self.assigner._review(self.assigner._uncrowd([(t, k) for t, k, _ in crowded]))
 
     def flush(self) -> None:
         """Write the queued articles: index rows, and each one a story of its own."""
@@ -579,24 +599,16 @@ class _BatchReplay:
             return
         rows = [self.row[a] for a, _, _ in self.pending]
         entries = [(a, fp, _site_keys(site, fp)) for a, fp, site in self.pending]
-        site_keys = sorted({k for _, _, keys in entries for k in keys})
-        before = self.assigner.index.boilerplate(site_keys)
+        # Each queued article is a site group of its own (it has no links): a paragraph
+        # becomes boilerplate where these groups lift its count to the threshold.
+        holders = Counter(k for _, _, keys in entries for k in set(keys))
+        counts = self.assigner.index.site_group_counts(holders)
+        need = self.assigner.params.boilerplate_min_pages
+        flipped = {k for k, n in holders.items() if counts.get(k, 0) < need <= counts.get(k, 0) + n}
         self.assigner.index.add_many(entries, self.band_matrix[rows])
         write_single_stories(self.assigner.db, [a for a, _, _ in self.pending])
         self.pending = []
-        self.assigner.review_boilerplate(site_keys, before)
-
-
-def _live_keys(stored: dict[int, list[int]], batch_keys: np.ndarray | None, limit: int
-               ) -> set[int]:
-    """Keys under ``limit`` postings in the stored index that stored articles hold or that
-    occur more than once in the batch (``batch_keys``: every key of every article, each
-    article's keys distinct)."""
-    live = {key for key, ids in stored.items() if len(ids) <= limit}
-    if batch_keys is not None and batch_keys.size:
-        keys, counts = np.unique(batch_keys, return_counts=True)
-        live.update(k for k in keys[counts > 1].tolist() if len(stored.get(k, ())) <= limit)
-    return live
+        self.assigner._review(flipped)
 
 
 def write_single_stories(db: sqlite_utils.Database, articles: list[int]) -> None:
@@ -644,12 +656,16 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
         Index.reset(db, params)
         db.execute("DELETE FROM article_links")
         db.execute("DELETE FROM stories")
-        db.execute("UPDATE articles SET story_id = NULL")
+        # articles.story_id is overwritten as each article is replayed (rewriting every row
+        # first would copy the whole table, texts and all).
     assigner = StoryAssigner(db, params, cached_documents=_REBUILD_DOCUMENTS)
+    max_id = db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
+    with store.transaction(db):
+        assigner.index.begin_bulk(total, max_id)
     done = 0
     pool = ProcessPoolExecutor(workers) if workers != 0 else None
     cache = db.execute("PRAGMA cache_size").fetchone()[0]
-    db.execute(f"PRAGMA cache_size = {-_REBUILD_CACHE_KB}")  # the band index grows at random keys
+    db.execute(f"PRAGMA cache_size = {-_REBUILD_CACHE_KB}")  # site paragraphs grow at random keys
     try:
         batches = _batches(db, batch_size)
         if pool is None:
@@ -669,6 +685,10 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
             done += len(sketched)
             if progress:
                 progress(f"dedup rebuild: {done}/{total} articles")
+        if progress:
+            progress("dedup rebuild: writing the index")
+        with store.transaction(db):
+            assigner.index.finish_bulk()
     finally:
         db.execute(f"PRAGMA cache_size = {cache}")
         if pool is not None:
