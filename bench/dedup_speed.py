@@ -220,22 +220,16 @@ def bench_index(sizes: list[int]) -> None:
 # ---------------------------------------------------------------- rebuild
 
 
-def rebuild_worker(n: int) -> dict:
+def rebuild_worker(n: int, keep_dir: str = "") -> dict:
+    """Fill a database with ``n`` synthetic articles (or reuse the one kept in ``keep_dir``)
+    and time ``rebuild`` on it."""
     from crawler.dedup.stories import rebuild
-    synth = Synthetic(3)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        db = store.open_db(Path(tmp) / "news.db")
+        folder = Path(keep_dir or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        db = store.open_db(folder / f"rebuild-{n}.db")
         t0 = time.perf_counter()
-        made = 0
-        while made < n:
-            count = min(5000, n - made)
-            texts = synth.articles(count)
-            with store.transaction(db):
-                db.conn.executemany(
-                    "INSERT INTO articles (url, site, title, text, first_seen) VALUES (?, ?, ?, ?, ?)",
-                    [(f"https://s{(made + i) % 500}.example/{made + i}", f"s{(made + i) % 500}.example",
-                      "t", text, "2024-01-01") for i, text in enumerate(texts)])
-            made += count
+        fill_rebuild_db(db, n)
         fill = time.perf_counter() - t0
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -247,10 +241,31 @@ def rebuild_worker(n: int) -> dict:
             "writer_cpu_s": writer_cpu, "workers_cpu_s": workers_cpu, "peak_rss_mb": peak_rss_mb()}
 
 
-def bench_rebuild(sizes: list[int]) -> None:
+def fill_rebuild_db(db, n: int) -> None:
+    """Store ``n`` synthetic articles on 500 sites as a crawl leaves them (full-text index
+    included, each article in a story); a database already holding them is kept as it is."""
+    if db.execute("SELECT count(*) FROM articles").fetchone()[0] >= n:
+        return
+    db.execute("DELETE FROM articles")
+    synth = Synthetic(3)
+    made = 0
+    while made < n:
+        count = min(5000, n - made)
+        texts = synth.articles(count)
+        with store.transaction(db):
+            db.conn.executemany(
+                "INSERT INTO articles (id, url, site, title, text, first_seen, story_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(made + i + 1, f"https://s{(made + i) % 500}.example/{made + i}",
+                  f"s{(made + i) % 500}.example", "t", text, "2024-01-01", made + i + 1)
+                 for i, text in enumerate(texts)])
+        made += count
+
+
+def bench_rebuild(sizes: list[int], keep_dir: Path | None) -> None:
     print("\nrebuild of N stored synthetic articles (400-800 words), 2 sketch workers:")
     for n in sizes:
-        r = run_worker("rebuild", str(n))
+        r = run_worker("rebuild", str(n), str(keep_dir or ""))
         # On two otherwise idle cores the writer and the two sketch workers overlap: the
         # rebuild takes the longer of the writer's CPU time and half of all CPU time.
         idle = max(r["writer_cpu_s"], (r["writer_cpu_s"] + r["workers_cpu_s"]) / 2)
@@ -269,11 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild-sizes", type=lambda s: [int(x) for x in s.split(",") if x],
                     help="comma-separated rebuild sizes instead of the defaults (empty: none)")
     ap.add_argument("--no-signatures", action="store_true", help="skip the signature rates")
+    ap.add_argument("--keep-dbs", type=Path, metavar="DIR",
+                    help="keep the rebuild databases in DIR and reuse them (filling 1M articles "
+                         "takes ~20 minutes and 7 GB)")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         kind, n = args.worker[0], int(args.worker[1])
-        print(json.dumps(rebuild_worker(n) if kind == "rebuild" else index_worker(kind, n)))
+        print(json.dumps(rebuild_worker(n, *args.worker[2:]) if kind == "rebuild"
+                         else index_worker(kind, n)))
         return 0
     print(f"params: {PARAMS}")
     if not args.no_signatures:
@@ -285,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     if index_sizes:
         bench_index(index_sizes)
     if rebuild_sizes:
-        bench_rebuild(rebuild_sizes)
+        bench_rebuild(rebuild_sizes, args.keep_dbs)
     return 0
 
 
