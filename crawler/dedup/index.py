@@ -182,7 +182,7 @@ class Index:
         bulk.signatures = None  # (they are in dedup_signatures) free them before sorting
         for table, postings in bulk.tables().items():
             for rows in postings.sorted_pairs():
-                self.db.conn.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows)
+                self.db.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", rows)
         self.db.execute("DELETE FROM meta WHERE key = ?", [REBUILDING_KEY])
 
     # ------------------------------------------------------------ parameters
