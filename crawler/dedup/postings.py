@@ -31,9 +31,6 @@ class SortedPostings:
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []
         self.id_dtype = id_dtype  # int32 where the ids allow it: a third less memory
 
-    def __len__(self) -> int:
-        return sum(len(keys) for keys, _ in self.runs)
-
     def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
         if not len(keys):
             return

@@ -68,14 +68,11 @@ class Prepared:
     one text is compared with many candidates)."""
 
     doc: Document
-    keep: np.ndarray         # bool per word: outside boilerplate paragraphs
-    grams: np.ndarray        # n-gram hashes over kept words (sorted unique in ``gram_set``)
-    gram_set: np.ndarray
-    gram_word: np.ndarray    # index (into kept words) of each n-gram's first word
+    gram_set: np.ndarray     # sorted distinct n-gram hashes over the kept words
+    gram_index: np.ndarray   # position in ``gram_set`` of each n-gram, in text order
     paragraph: np.ndarray    # paragraph index of each kept word
+    paragraph_words: np.ndarray  # kept words per paragraph index
     n_words: int
-    gram_index: np.ndarray | None = None  # position in ``gram_set`` of each n-gram
-    paragraph_words: np.ndarray | None = None  # kept words per paragraph index
     numbers: dict[int, list[str]] = field(default_factory=dict)  # paragraph -> its numbers
 
 
@@ -97,8 +94,8 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
         grams = words
     gram_set, gram_index = np.unique(grams, return_inverse=True)
     paragraph = doc.paragraph_of_word[keep]
-    return Prepared(doc, keep, grams, gram_set, np.arange(grams.size), paragraph,
-                    int(words.size), gram_index.ravel(), np.bincount(paragraph))
+    return Prepared(doc, gram_set, gram_index.ravel(), paragraph, np.bincount(paragraph),
+                    int(words.size))
 
 
 def _shared(a: Prepared, b: Prepared) -> np.ndarray:
@@ -114,8 +111,7 @@ def _shared(a: Prepared, b: Prepared) -> np.ndarray:
 def _covered(a: Prepared, shared: np.ndarray, n: int) -> np.ndarray:
     """bool per kept word of a: inside an n-gram that b also has (``shared``: see
     :func:`_shared`)."""
-    hit = shared[a.gram_index] if a.gram_index is not None else \
-        np.isin(a.grams, a.gram_set[shared])
+    hit = shared[a.gram_index]
     covered = np.zeros(a.n_words, dtype=bool)
     span = min(n, a.n_words)
     for k in range(span):  # a word is covered by any of the n-grams that contain it
@@ -124,13 +120,11 @@ def _covered(a: Prepared, shared: np.ndarray, n: int) -> np.ndarray:
 
 
 def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float,
-           counts: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+           counts: np.ndarray) -> tuple[float, np.ndarray]:
     """Share of words in paragraphs covered less than ``threshold``, and the shared paragraphs
-    (``counts``: words per paragraph, if known)."""
+    (``counts``: words per paragraph)."""
     if covered.size == 0:
         return 1.0, np.zeros(0, dtype=bool)
-    if counts is None:
-        counts = np.bincount(paragraph)
     hits = np.bincount(paragraph, weights=covered, minlength=counts.size)
     present = counts > 0
     shared = np.zeros(counts.size, dtype=bool)
@@ -142,11 +136,7 @@ def _novel(covered: np.ndarray, paragraph: np.ndarray, threshold: float,
 def _lead_novel(p: Prepared, shared: np.ndarray, min_words: int) -> bool:
     """Is the first substantial paragraph (the lead, where news puts what is new) absent from
     the other text?"""
-    if not p.paragraph.size:
-        return False
-    counts = p.paragraph_words if p.paragraph_words is not None and \
-        p.paragraph_words.size == shared.size else np.bincount(p.paragraph, minlength=shared.size)
-    for index, count in enumerate(counts):
+    for index, count in enumerate(p.paragraph_words.tolist()):
         if count >= min_words:
             return not shared[index]
     return False
