@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
@@ -46,7 +46,7 @@ _FOLLOWER_LOW, _FOLLOWER_HIGH, _LENGTH = (
 # character is a token of its own. Their UTF-8 lead bytes are E0, E1, E3-E9 or EF.
 _UNSPACED = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uf900-\ufaff]")
+    "\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 def _all_but(keep: bytes) -> bytes:
@@ -57,7 +57,7 @@ def _all_but(keep: bytes) -> bytes:
 _NOT_DIGITS = _all_but(b"0123456789")
 _NOT_PUNCTUATION_LEADS = _all_but(bytes(_PUNCTUATION_LEADS))
 _NOT_UNSPACED_LEADS = _all_but(bytes([0xE0, 0xE1, *range(0xE3, 0xEA), 0xEF]))
-_DIGIT = re.compile(r"\d")
+_NUMBER_TOKEN = re.compile(r"[^ ]*\d[^ ]*")
 
 
 def normalized_bytes(text: str) -> bytes:
@@ -67,7 +67,7 @@ def normalized_bytes(text: str) -> bytes:
     ascii_only = folded.isascii()
     if (not ascii_only and data.translate(None, _NOT_UNSPACED_LEADS)
             and _UNSPACED.search(folded)):
-        data = _UNSPACED.sub(r" \g<0> ", folded).encode("utf-8")
+        data = _UNSPACED.sub(_spaced, folded).encode("utf-8")
     separated = data.translate(_ASCII_SEPARATORS)
     has_numbers = bool(data.translate(None, _NOT_DIGITS))
     has_punctuation = not ascii_only and bool(data.translate(None, _NOT_PUNCTUATION_LEADS))
@@ -81,6 +81,11 @@ def normalized_bytes(text: str) -> bytes:
     if has_punctuation:
         _blank_other_punctuation(original, out)
     return out.tobytes()
+
+
+def _spaced(run: re.Match) -> str:
+    """A run of unspaced-script characters, one token each (one call a run, not a character)."""
+    return f" {' '.join(run.group())} "
 
 
 def _number_separators(data: np.ndarray) -> np.ndarray:
@@ -153,6 +158,7 @@ class Document:
     paragraphs: list[str]          # normalised paragraphs, tokens separated by one space
     words: np.ndarray              # uint64 hash of every token, paragraphs concatenated
     paragraph_of_word: np.ndarray  # int32 paragraph index of every token
+    _numbers: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_words(self) -> int:
@@ -163,11 +169,12 @@ class Document:
         return [_xxh3(p.encode("utf-8")) for p in self.paragraphs]
 
     def numbers(self, index: int) -> list[str]:
-        """Number tokens of paragraph ``index`` (the facts of template stories)."""
-        paragraph = self.paragraphs[index]
-        if not _DIGIT.search(paragraph):
-            return []
-        return [t for t in paragraph.split(" ") if _DIGIT.search(t)]
+        """Number tokens of paragraph ``index`` (the facts of template stories); cached, as
+        one text is compared with many."""
+        found = self._numbers.get(index)
+        if found is None:
+            found = self._numbers[index] = _NUMBER_TOKEN.findall(self.paragraphs[index])
+        return found
 
 
 def analyze(text: str) -> Document:

@@ -25,7 +25,8 @@ and on more numbers than they agree on, or when both leads (first paragraph of a
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -73,7 +74,6 @@ class Prepared:
     paragraph: np.ndarray    # paragraph index of each kept word
     paragraph_words: np.ndarray  # kept words per paragraph index
     n_words: int
-    numbers: dict[int, list[str]] = field(default_factory=dict)  # paragraph -> its numbers
 
 
 def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
@@ -143,13 +143,8 @@ def _lead_novel(p: Prepared, shared: np.ndarray, min_words: int) -> bool:
 
 
 def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
-    facts: Counter = Counter()
-    for index in np.flatnonzero(shared).tolist():
-        numbers = p.numbers.get(index)
-        if numbers is None:
-            numbers = p.numbers[index] = p.doc.numbers(index)
-        facts.update(numbers)
-    return facts
+    """The numbers of the shared paragraphs, counted."""
+    return Counter(chain.from_iterable(map(p.doc.numbers, np.flatnonzero(shared).tolist())))
 
 
 def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
