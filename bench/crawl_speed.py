@@ -3,9 +3,9 @@
 A news-site simulator on loopback (``LocalWeb``: N sites on 127.0.0.20+, each with RSS feeds)
 serves M distinct article pages made from the real pages of ``../shared/corpus/``
 (extraction-benchmark and news-pages, gunzipped into memory). To reach M distinct URLs the
-pages are repeated with their paragraph text re-lettered (a letter permutation per copy inside
-``<p>`` elements only: markup, metadata and dates stay, so extraction costs the same, while the
-article texts differ and are separate stories); ``--dup-share`` of the URLs are instead
+pages are repeated with their body text re-lettered (a permutation of the letters of each
+script per copy, in every text node of ``<body>`` but ``<time>``: markup, metadata and dates
+stay, so extraction costs the same, while the article texts differ and are separate stories); ``--dup-share`` of the URLs are instead
 near-identical copies of an original page, which dedup must merge. Reported in one run:
 
 (a) the ceiling: pages/s of ``extract_article`` alone over the same pages with a process pool on
@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -62,25 +63,37 @@ def corpus_pages(corpus: Path) -> list[bytes]:
 
 _MARKUP = re.compile(rb"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>"
                      rb"|&#?\w{1,12};)", re.S | re.I)
-_P_OPEN = re.compile(rb"<p[\s>]", re.I)
-_P_CLOSE = re.compile(rb"</p\s*>", re.I)
+_BODY_OPEN = re.compile(rb"<body[\s>]", re.I)
+_TIME_OPEN = re.compile(rb"<time[\s>]", re.I)
+_TIME_CLOSE = re.compile(rb"</time\s*>", re.I)
 
 
 class Template:
-    """A page cut into fixed pieces and paragraph-text pieces, to make copies of it fast."""
+    """A page cut into fixed pieces and body-text pieces, to make copies of it fast.
+
+    The text of <head> (title, metadata) and of <time> elements stays, so dates and metadata
+    are found as on the original page; every other text node of <body> is re-lettered."""
 
     def __init__(self, page: bytes):
         self.pieces: list[bytes] = []
-        self.text_at: list[int] = []   # indices of the pieces that are paragraph text
-        inside, fixed = False, []
+        self.text_at: list[int] = []   # indices of the pieces that are body text
+        try:
+            page.decode("utf-8")
+            self.utf8 = True
+        except UnicodeDecodeError:
+            self.utf8 = False  # a legacy charset: only its ASCII letters are re-lettered
+        in_body = in_time = False
+        fixed: list[bytes] = []
         for i, part in enumerate(_MARKUP.split(page)):
             if i % 2:  # markup, an entity, a script or a comment
-                if _P_OPEN.match(part):
-                    inside = True
-                elif _P_CLOSE.match(part):
-                    inside = False
+                if _BODY_OPEN.match(part):
+                    in_body = True
+                elif _TIME_OPEN.match(part):
+                    in_time = True
+                elif _TIME_CLOSE.match(part):
+                    in_time = False
                 fixed.append(part)
-            elif inside and part.strip():
+            elif in_body and not in_time and part.strip():
                 self.pieces.append(b"".join(fixed))
                 fixed = []
                 self.text_at.append(len(self.pieces))
@@ -90,17 +103,27 @@ class Template:
         self.pieces.append(b"".join(fixed))
 
     def copy(self, variant: int) -> bytes:
-        """Variant 0 is the page itself; variant k re-letters its paragraphs with permutation k."""
+        """Variant 0 is the page itself; variant k re-letters its body text with permutation k
+        (other words, same lengths and markup: another story that costs the same to extract)."""
         if variant == 0:
             return b"".join(self.pieces)
         table = letter_table(variant)
         pieces = self.pieces.copy()
         for i in self.text_at:
-            pieces[i] = pieces[i].translate(table)
+            text = pieces[i].translate(table)
+            if self.utf8 and not text.isascii():
+                text = text.decode("utf-8").translate(letter_map(variant)).encode("utf-8")
+            pieces[i] = text
         return b"".join(pieces)
 
 
 _TABLES: dict[int, bytes] = {}
+_MAPS: dict[int, dict[int, int]] = {}
+#: Scripts whose letters are re-lettered beyond ASCII: Latin-1 and Latin Extended, Greek,
+#: Cyrillic, Hebrew, Arabic, Thai, kana, CJK ideographs, Hangul syllables.
+_LETTER_BLOCKS = [(0x00C0, 0x024F), (0x0370, 0x03FF), (0x0400, 0x04FF), (0x05D0, 0x05EA),
+                  (0x0620, 0x064A), (0x0E01, 0x0E2E), (0x3041, 0x30FA), (0x4E00, 0x9FFF),
+                  (0xAC00, 0xD7A3)]
 
 
 def letter_table(variant: int) -> bytes:
@@ -111,6 +134,24 @@ def letter_table(variant: int) -> bytes:
         _TABLES[variant] = bytes.maketrans((string.ascii_lowercase + string.ascii_uppercase)
                                            .encode(), (mixed + mixed.upper()).encode())
     return _TABLES[variant]
+
+
+def letter_map(variant: int) -> dict[int, int]:
+    """A permutation of the non-ASCII letters of each script, within their Unicode category
+    (lower case stays lower case), for ``str.translate``."""
+    if variant not in _MAPS:
+        rng, mapping = random.Random(variant), {}
+        for start, end in _LETTER_BLOCKS:
+            by_category: dict[str, list[int]] = {}
+            for c in range(start, end + 1):
+                if chr(c).isalpha() and unicodedata.normalize("NFKC", chr(c)) == chr(c):
+                    by_category.setdefault(unicodedata.category(chr(c)), []).append(c)
+            for letters in by_category.values():
+                shuffled = letters.copy()
+                rng.shuffle(shuffled)
+                mapping.update(zip(letters, shuffled))
+        _MAPS[variant] = mapping
+    return _MAPS[variant]
 
 
 class PageSet:
