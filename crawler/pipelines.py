@@ -47,11 +47,6 @@ def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParam
     return article
 
 
-def warm_up() -> None:
-    """Import the extraction stack in a worker process (run once per worker at start)."""
-    import crawler.extract  # noqa: F401
-
-
 class ExtractPipeline:
     """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
 
@@ -81,10 +76,6 @@ class ExtractPipeline:
             # the first spawn happens in the reactor; each worker imports trafilatura itself.
             self.pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("forkserver"))
-            # Start every worker now: each imports trafilatura (~1.5 s of CPU) while the crawl
-            # fetches robots.txt and feeds, instead of when the first pages are waiting.
-            for _ in range(self.workers):
-                self.pool.submit(warm_up)
 
     def close_spider(self) -> None:
         if self.pool:
