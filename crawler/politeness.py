@@ -5,6 +5,9 @@ Scrapy already throttles per download slot (CONCURRENT_REQUESTS_PER_DOMAIN, DOWN
 AutoThrottle); a slot is one host by default. ``PublisherSlotMiddleware`` makes the slot one
 registered domain instead (CRAWLER_SLOT_BY = "domain"), so a publisher's www., feeds. and rss.
 hosts share one budget however many of its feeds a crawl lists.
+
+``RobotsTxtMiddleware`` is Scrapy's, with a fix: every request that waited for a host's
+robots.txt is checked against it, not only the first.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import logging
 import time
 from functools import lru_cache
 from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxt
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
@@ -22,6 +26,24 @@ logger = logging.getLogger(__name__)
 def user_agent(bot_name: str, version: str, contact_url: str | None) -> str:
     """``news-crawler/0.1 (+https://contact)``: the form site operators look for in their logs."""
     return f"{bot_name}/{version} (+{contact_url})" if contact_url else f"{bot_name}/{version}"
+
+
+# ---------------------------------------------------------------- robots.txt
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxt):
+    """Scrapy 2.19's robots.txt middleware, without its race.
+
+    Requests that reach a host while its robots.txt is still downloading await one shared
+    Deferred through ``Deferred.asFuture``, which consumes the result: the first waiter gets the
+    parser, every other one ``None``, Scrapy's "allow all". The feeds of one host, started
+    together, were fetched even where robots.txt disallowed them. Once that Deferred has fired,
+    ``_parsers`` holds the parser (or ``None`` after a download error) for everyone.
+    """
+
+    async def robot_parser(self, request):
+        await super().robot_parser(request)
+        return self._parsers[urlparse_cached(request).netloc]
 
 
 # ---------------------------------------------------------------- one slot per publisher

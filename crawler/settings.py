@@ -52,6 +52,9 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
     "crawler.politeness.PublisherSlotMiddleware": 60,     # slot per publisher (CRAWLER_SLOT_BY)
+    # Scrapy 2.19's lets all but one request through while robots.txt downloads (politeness.py)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.politeness.RobotsTxtMiddleware": 100,
     "crawler.politeness.RetryAfterMiddleware": 560,       # sees 429/503 before RetryMiddleware
     "crawler.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
     # Scrapy's meta-refresh check decodes every page in the reactor; this one looks first.
