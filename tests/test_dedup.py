@@ -15,7 +15,7 @@ from crawler.dedup import DedupParams
 from crawler.dedup.index import IncompatibleIndex
 from crawler.dedup.postings import SortedPostings
 from crawler.dedup.normalize import analyze, normalize, shingle_hashes
-from crawler.dedup.sketch import fingerprint
+from crawler.dedup.sketch import fingerprint, stored_fingerprint
 from crawler.dedup.stories import StoryAssigner, group_stories, rebuild
 
 PARAMS = DedupParams()
@@ -318,6 +318,18 @@ def test_signature_is_datasketchs_minhash(seeds):
     reference.update_batch(shingles.astype(np.uint32).tolist())
     assert np.array_equal(fp.signature, reference.hashvalues)
     assert fp.minhash(PARAMS).jaccard(reference) == 1.0
+
+
+def test_stored_fingerprint_equals_a_new_sketch(seed_docs):
+    """The crawl process rebuilds indexed articles' fingerprints from their stored signatures
+    instead of sketching them again: the two must not differ in anything the index reads."""
+    for text in seed_docs.values():
+        fp = fingerprint(text, params=PARAMS)
+        stored = stored_fingerprint(text, fp.signature.astype("<u4"), PARAMS)
+        assert np.array_equal(stored.signature, fp.signature)
+        assert np.array_equal(stored.lead_keys, fp.lead_keys) and len(fp.lead_keys)
+        assert np.array_equal(stored.short_paragraphs, fp.short_paragraphs)
+        assert (stored.n_words, stored.sketch_key) == (fp.n_words, fp.sketch_key)
 
 
 def test_normalisation():

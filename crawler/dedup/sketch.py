@@ -116,6 +116,16 @@ def fingerprint(text: str, *, title: str | None = None, params: DedupParams) -> 
     return Fingerprint(signature, leads, short, n_words, sketch_key(params))
 
 
+def stored_fingerprint(text: str, signature: np.ndarray, params: DedupParams) -> Fingerprint:
+    """The fingerprint of an indexed article from its stored ``signature``: only the paragraph
+    keys are computed again from its text. For the crawl process, which re-reads indexed
+    articles when keys or boilerplate change: sketching there would repeat the MinHash and
+    import datasketch (with scipy, ~60 MB) into the process that runs the reactor."""
+    paragraphs = paragraph_tokens(text)
+    leads, short = paragraph_features(paragraphs, params)
+    return Fingerprint(signature, leads, short, sum(map(len, paragraphs)), sketch_key(params))
+
+
 def paragraph_features(paragraphs: list[list[bytes]], params: DedupParams
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Lead keys (the opening ``lead_words`` words of the first ``lead_paragraphs`` paragraphs

@@ -49,7 +49,7 @@ from .. import store
 from . import DedupParams
 from .index import Index, band_keys_many, select_in, site_paragraph_key
 from .normalize import Document, analyze
-from .sketch import Fingerprint, document_features, fingerprint
+from .sketch import Fingerprint, document_features, fingerprint, stored_fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 #: Analysed texts kept for verification (~40-80 KB each with their prepared forms): enough for
@@ -251,8 +251,10 @@ class StoryAssigner:
             "(article_id = ? AND other_id = ?)", [(a, b, b, a) for a, b in pairs])
 
     def _fingerprint(self, article_id: int) -> Fingerprint:
+        """An indexed article's fingerprint (its signature as stored, not sketched again)."""
         row = self.db.execute("SELECT text FROM articles WHERE id = ?", [article_id]).fetchone()
-        return fingerprint((row[0] if row else "") or "", params=self.params)
+        signature = self.index.signature_rows(np.array([article_id]))[0]
+        return stored_fingerprint((row[0] if row else "") or "", signature, self.params)
 
     def _regroup(self, articles: set[int]) -> None:
         """Recompute the components (they may split) and stories around ``articles``."""
