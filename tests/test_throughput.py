@@ -82,6 +82,12 @@ def test_meta_refresh_still_redirects_and_plain_pages_pass(encoding):
     page = HtmlResponse(request.url, body=plain.encode(encoding), headers=headers,
                         request=request)
     assert middleware.process_response(request, page) is page
+    # "refresh" in a script of a large page: only its head is decoded, the page passes as it is
+    big = HtmlResponse(request.url, headers=headers, request=request, body=(
+        "<html><head><script>refresh()</script></head><body>" + "<p>Text</p>" * 20000
+        + "</body></html>").encode(encoding))
+    assert middleware.process_response(request, big) is big
+    assert getattr(big, "_cached_ubody", None) is None
 
 
 # ---------------------------------------------------------------- pool vs inline
