@@ -44,16 +44,18 @@ from crawler import store
 NOT_CACHED = [408, 429, 500, 502, 503, 504, 522, 524]
 
 
-def cache_entry(cachedir: str, spider_name: str, key: str) -> Path:
-    """The file of the response to the request with fingerprint ``key`` (hex)."""
-    return Path(cachedir, spider_name, key[:2], f"{key}.pickle")
+def cache_entry(cachedir: str, spider_name: str, key: str) -> str:
+    """The file of the response to the request with fingerprint ``key`` (hex). A plain string,
+    not a Path: pathlib interns every part of a path, a string per page here (memray: 3.7 MB
+    held by them at the peak of a 10,000-page crawl)."""
+    return os.path.join(cachedir, spider_name, key[:2], f"{key}.pickle")
 
 
 def discard_cached(cachedir: str, spider_name: str, keys: list[str]) -> None:
     """Drop the entries of stored articles: a resumed crawl skips their URLs anyway."""
     for key in keys:
         try:
-            cache_entry(cachedir, spider_name, key).unlink()
+            os.unlink(cache_entry(cachedir, spider_name, key))
         except FileNotFoundError:
             pass
 
@@ -63,13 +65,13 @@ class AtomicFilesystemCacheStorage(FilesystemCacheStorage):
     temporary name and renamed into place: a crawl killed mid-write leaves no half entry that
     a resumed crawl would read, and a page costs one file instead of Scrapy's seven."""
 
-    def _entry(self, spider, request) -> Path:
+    def _entry(self, spider, request) -> str:
         return cache_entry(self.cachedir, spider.name, self._fingerprinter.fingerprint(request).hex())
 
     def store_response(self, spider, request, response) -> None:
         path = self._entry(spider, request)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(f"{path.name}.part{os.getpid()}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        part = f"{path}.part{os.getpid()}"
         data = {"url": response.url, "status": response.status, "body": response.body,
                 "headers": headers_dict_to_raw(response.headers), "time": time.time()}
         with open(part, "wb") as f:
