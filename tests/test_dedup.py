@@ -338,6 +338,12 @@ def test_normalisation():
     assert analyze("Eins zwei.\n\n\nDrei").paragraphs == ["eins zwei", "drei"]
 
 
+def test_number_tokens_are_whole_tokens_with_a_digit():
+    doc = analyze("Am 3. März 2023 stiegen die Kurse um 5,3 % auf 12.400 Punkte, G7-Gipfel "
+                  "und Windgeschwindigkeitsmessungen")
+    assert doc.numbers(0) == ["3", "2023", "5,3", "12.400", "g7"]
+
+
 def test_params_from_scrapy_style_settings():
     params = DedupParams.from_settings({"DEDUP_NUM_PERM": "64", "DEDUP_LSH_BANDS": 16,
                                        "DEDUP_MIN_COVERAGE": "0.6", "OTHER": 1})

@@ -57,7 +57,10 @@ def _all_but(keep: bytes) -> bytes:
 _NOT_DIGITS = _all_but(b"0123456789")
 _NOT_PUNCTUATION_LEADS = _all_but(bytes(_PUNCTUATION_LEADS))
 _NOT_UNSPACED_LEADS = _all_but(bytes([0xE0, 0xE1, *range(0xE3, 0xEA), 0xEF]))
-_NUMBER_TOKEN = re.compile(r"[^ ]*\d[^ ]*")
+#: A token (space-separated) with a digit in it. Anchored at the token's start: the plain
+#: ``[^ ]*\d[^ ]*`` retries from every character of a digit-free token (quadratic in its length;
+#: 2.4 times slower over crawled German and English texts).
+_NUMBER_TOKEN = re.compile(r"(?<![^ ])[^ \d]*\d[^ ]*")
 
 
 def normalized_bytes(text: str) -> bytes:
