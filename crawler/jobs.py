@@ -51,6 +51,23 @@ def cache_entry(cachedir: str, spider_name: str, key: str) -> str:
     return os.path.join(cachedir, spider_name, key[:2], f"{key}.pickle")
 
 
+def resume_cache_dir(settings) -> str | None:
+    """The folder of this crawl's resume cache, if it has one (CRAWLER_JOBS)."""
+    if settings.getbool("HTTPCACHE_ENABLED") and \
+            settings.get("HTTPCACHE_STORAGE") == "crawler.jobs.AtomicFilesystemCacheStorage":
+        return settings.get("HTTPCACHE_DIR")
+    return None
+
+
+def read_entry(path: str) -> dict:
+    """A cached response (url, status, body, headers, time); OSError if it cannot be read."""
+    with open(path, "rb") as f:
+        try:
+            return pickle.load(f)  # noqa: S301 - our own file
+        except (EOFError, pickle.UnpicklingError) as exc:
+            raise OSError(f"unreadable cache entry {path}: {exc}") from None
+
+
 def discard_cached(cachedir: str, spider_name: str, keys: list[str]) -> None:
     """Drop the entries of stored articles: a resumed crawl skips their URLs anyway."""
     for key in keys:
@@ -80,12 +97,9 @@ class AtomicFilesystemCacheStorage(FilesystemCacheStorage):
 
     def retrieve_response(self, spider, request):
         try:
-            with open(self._entry(spider, request), "rb") as f:
-                data = pickle.load(f)  # noqa: S301 - our own file
-        except FileNotFoundError:
+            data = read_entry(self._entry(spider, request))
+        except OSError:  # not cached, or unreadable: fetch the page
             return None
-        except (OSError, EOFError, pickle.UnpicklingError):
-            return None  # unreadable: fetch the page again
         headers = Headers(headers_raw_to_dict(data["headers"]))
         cls = responsetypes.from_args(headers=headers, url=data["url"], body=data["body"])
         request.meta["cache_timestamp"] = data["time"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pickle
 import random
 import sqlite3
 import time
@@ -16,7 +18,10 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler.demo.server import LocalWeb, Resource, Site
+from crawler.items import Page
+from crawler.jobs import cache_entry
 from crawler.metarefresh import LazyMetaRefreshMiddleware
+from crawler.pipelines import ExtractPipeline
 from crawler.reactor_monitor import ReactorMonitor
 from tests.conftest import run_cli
 from tests.pages import article_page, rss
@@ -161,3 +166,40 @@ def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
         assert report["callbacks"] > 100
         assert 0 < report["busy_share"] <= 1 and 0 <= report["blocked_share"] <= 1
         assert report["elapsed"] > 0 and report["cpu_seconds"] > 0
+
+
+def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
+    """A page already in the resume cache goes to a worker as that file's path, not its bytes;
+    a cache file that cannot be read falls back to sending the page."""
+    crawler = get_crawler(settings_dict={
+        "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path),
+        "HTTPCACHE_STORAGE": "crawler.jobs.AtomicFilesystemCacheStorage",
+        "CRAWLER_EXTRACT_WORKERS": 1})
+    crawler.spider = type("Spider", (), {"name": "feeds"})()
+    pipeline = ExtractPipeline.from_crawler(crawler)
+    rng = random.Random(5)
+    words = ["wort", "zeitung", "bericht", "stadt", "rat", "woche", "jahr", "plan"]
+    cached_page = article_page("Aus dem Cache", _paragraphs(rng, words, 3)).encode()
+    sent_page = article_page("Mitgeschickt", _paragraphs(rng, words, 3)).encode()
+    key = "ab" * 20
+    entry = cache_entry(str(tmp_path), "feeds", key)
+    os.makedirs(os.path.dirname(entry))
+    with open(entry, "wb") as f:
+        pickle.dump({"url": "http://127.0.0.1/a.html", "status": 200, "body": cached_page,
+                     "headers": b"", "time": 0.0}, f)
+
+    def extract():
+        page = Page(url="http://127.0.0.1/a.html", fetched_url="http://127.0.0.1/a.html",
+                    body=sent_page, cache_key=key)
+        return asyncio.run(pipeline.process_item(page))["article"]
+
+    pipeline.open_spider()
+    try:
+        assert pipeline.cached(Page(url="u", fetched_url="u", body=b"", cache_key="cd" * 20)) \
+            is None  # no such file
+        assert extract()["title"] == "Aus dem Cache"
+        with open(entry, "wb") as f:
+            f.write(b"\x80\x05 truncated")
+        assert extract()["title"] == "Mitgeschickt"
+    finally:
+        pipeline.close_spider()
