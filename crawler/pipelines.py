@@ -62,6 +62,7 @@ class ExtractPipeline:
         self.keep_html = keep_html
         self.cache_dir = resume_cache_dir(crawler.settings)
         self.pool: ProcessPoolExecutor | None = None
+        self.started: asyncio.Future | None = None
         # Pages handed to the pool at once: enough that every worker still has pages queued
         # while the reactor writes a batch (~0.1-0.2 s), few enough that memory stays flat
         # when pages arrive faster than they are extracted. Pages beyond it wait in Scrapy's
@@ -78,10 +79,28 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            # No forkserver preload: spawning a worker waits for the server to finish it, and
-            # the first spawn happens in the reactor; each worker imports trafilatura itself.
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("forkserver"))
+            # The fork server imports and warms up trafilatura once (crawler.workerinit) and
+            # the workers fork from it ready. That takes ~2 s, during which spawning a worker
+            # blocks: the workers are started from a thread, and pages wait for it, not the
+            # reactor.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["crawler.workerinit"])
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # not in the reactor (tests): started with the first page
+                return
+            self.start_workers()
+
+    def start_workers(self) -> asyncio.Future:
+        """All workers spawned (ProcessPoolExecutor spawns one per submit, on demand)."""
+        if self.started is None:
+            self.started = asyncio.ensure_future(asyncio.to_thread(self._spawn))
+        return self.started
+
+    def _spawn(self) -> None:
+        for future in [self.pool.submit(int) for _ in range(self.workers)]:
+            future.result()
 
     def close_spider(self) -> None:
         if self.pool:
@@ -95,6 +114,7 @@ class ExtractPipeline:
             article = analyse_page(*args)
         else:
             cached = self.cached(item)
+            await self.start_workers()
             async with self.slots:
                 try:
                     article = await self.analyse((b"", *args[1:], cached) if cached else args)

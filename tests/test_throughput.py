@@ -203,3 +203,17 @@ def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
         assert extract()["title"] == "Mitgeschickt"
     finally:
         pipeline.close_spider()
+
+
+def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
+    """crawler.workerinit warms the workers up with one page: it must reach the text, the
+    date search and the language model, or the workers pay for them on their first page."""
+    from crawler import workerinit
+    from crawler.dedup import DedupParams
+    from crawler.pipelines import analyse_page
+
+    article = analyse_page(workerinit._PAGE, "http://127.0.0.1/warm-up.html", None,
+                           DedupParams())
+    assert "old bridge" in article["text"] and article["fingerprint"] is not None
+    assert article["published"] == "2024-05-06T05:08:09+00:00"
+    assert article["language"] == "en" and article["author"] == "Ann Example"
