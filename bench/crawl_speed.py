@@ -10,7 +10,10 @@ stay, so extraction costs the same, while the article texts differ and are separ
 must merge. Reported in one run:
 
 (a) the ceiling: pages/s of ``extract_article`` alone over the same pages with a process pool on
-    every core (and extract + sketch, the workers' whole job);
+    every core (every page of a crawl, or a random sample of ``--ceiling-pages`` of them),
+    measured right before and right after each crawl: the machine's speed drifts (other
+    virtual machines on the host), and the mean of the two brackets the crawl's own time;
+    also extract + sketch, the workers' whole job;
 (b) the crawler end to end (``python -m crawler crawl`` in a subprocess, politeness off for the
     loopback sites: fetch, extract, dedup, store) on each ``--sizes`` number of pages;
 (c) peak memory of the crawl process and of it with its extraction workers (from /proc);
@@ -242,16 +245,44 @@ def _analyse_one(args) -> float:
     return time.process_time() - started
 
 
-def ceiling(pages: PageSet, n: int, processes: int, func) -> tuple[float, float]:
-    """Pages/s of `func` over pages 0..n-1 in a pool of `processes` (warm, as in a crawl),
-    and its CPU ms per page (a figure that other load on the machine barely changes)."""
+def ceiling(pages: PageSet, numbers: list[int], processes: int, func) -> tuple[float, float]:
+    """Pages/s of `func` over these pages in a pool of `processes` (warm, as in a crawl), and
+    its CPU ms per page. The pages are made before the clock starts: making them in this
+    process while the pool runs would take CPU from the pool."""
+    bodies = [(pages.body(i), f"http://127.0.0.1/news/{i}.html") for i in numbers]
     with get_context("forkserver").Pool(processes) as pool:
-        pool.map(func, [(pages.body(i), f"http://127.0.0.1/news/{i}.html")
-                        for i in range(processes * 2)], chunksize=1)  # imports, caches
-        jobs = ((pages.body(i), f"http://127.0.0.1/news/{i}.html") for i in range(n))
+        pool.map(func, bodies[:processes * 2], chunksize=1)  # imports, caches
         started = time.perf_counter()
-        cpu = sum(pool.imap_unordered(func, jobs, chunksize=2))
-        return n / (time.perf_counter() - started), 1000 * cpu / n
+        cpu = sum(pool.imap_unordered(func, bodies, chunksize=2))
+        return len(bodies) / (time.perf_counter() - started), 1000 * cpu / len(bodies)
+
+
+def ceiling_sample(size: int, limit: int) -> list[int]:
+    """The pages of a crawl of `size` pages, or a random `limit` of them (fixed seed). Not
+    every k-th page: page i repeats corpus page i % 545, and a stride sharing a factor with
+    545 (10 does) would sample only some of the corpus pages."""
+    if size <= limit:
+        return list(range(size))
+    return sorted(random.Random(size).sample(range(size), limit))
+
+
+def bracketed_crawl(pages: PageSet, feeds: list[str], size: int, args: argparse.Namespace,
+                    label: str, extract_workers: int | None, settings: tuple[str, ...] = ()
+                    ) -> dict:
+    """A crawl with the ceiling over its pages measured right before and right after it."""
+    sample = ceiling_sample(size, args.ceiling_pages)
+    before = ceiling(pages, sample, args.cores, _extract_one)
+    result = crawl(feeds, size, args, label, extract_workers, settings,
+                   keep=label == f"crawl-{size}" and size == min(args.size_list))
+    after = ceiling(pages, sample, args.cores, _extract_one)
+    result["ceiling"] = {
+        "pages": len(sample), "before": before, "after": after,
+        "pages_per_s": (before[0] + after[0]) / 2, "cpu_ms": (before[1] + after[1]) / 2}
+    print(f"(a) ceiling over {len(sample)} of its {size} pages: {before[0]:.1f} pages/s "
+          f"({before[1]:.1f} ms CPU a page) before, {after[0]:.1f} ({after[1]:.1f} ms) after",
+          flush=True)
+    print_crawl(result)
+    return result
 
 
 def pickling_cost(pages: PageSet, n: int = 200) -> dict:
@@ -425,7 +456,8 @@ def main() -> None:
     parser.add_argument("--dup-share", type=float, default=0.2,
                         help="share of pages that are near-identical copies of another page")
     parser.add_argument("--ceiling-pages", type=int, default=1000,
-                        help="pages extracted for the ceiling (the first ones of every crawl)")
+                        help="pages extracted for each crawl's ceiling (a random sample of its "
+                             "pages), before and after the crawl")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1,
                         help="processes of the ceiling's pool")
     parser.add_argument("--extract-workers", type=int, default=None,
@@ -459,7 +491,7 @@ def main() -> None:
                             "--dup-share", str(args.dup_share), "--cores", str(args.cores),
                             "--concurrency", str(args.concurrency), "--per-site",
                             str(args.per_site), *[x for s in args.set for x in ("-s", s)]])
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = args.size_list = sorted(int(s) for s in args.sizes.split(","))
 
     templates = [Template(p) for p in corpus_pages(CORPUS)]
     pages = PageSet(templates, args.dup_share)
@@ -472,43 +504,25 @@ def main() -> None:
         return
     results: dict = {"sizes": sizes, "load_before": os.getloadavg()[0], "crawls": []}
     try:
-        n = min(args.ceiling_pages, max(sizes))
-        results["ceiling_extract"], results["extract_cpu_ms"] = ceiling(
-            pages, n, args.cores, _extract_one)
-        print(f"(a) ceiling, extract_article on {args.cores} processes: "
-              f"{results['ceiling_extract']:.1f} pages/s ({results['extract_cpu_ms']:.1f} ms CPU "
-              f"per page)", flush=True)
         results["ceiling_analyse"], results["analyse_cpu_ms"] = ceiling(
-            pages, min(n, 300), args.cores, _analyse_one)
-        print(f"    extract + sketch (the workers' whole job): "
+            pages, list(range(300)), args.cores, _analyse_one)
+        print(f"    extract + sketch (the workers' whole job), 300 pages: "
               f"{results['ceiling_analyse']:.1f} pages/s ({results['analyse_cpu_ms']:.1f} ms CPU "
               f"per page)", flush=True)
         results["pickling"] = pickling_cost(pages)
         for size in sizes:
-            result = crawl(feeds[size], size, args, f"crawl-{size}", args.extract_workers,
-                           keep=size == sizes[0])
-            results["crawls"].append(result)
-            print_crawl(result, results["ceiling_extract"], results["extract_cpu_ms"])
+            results["crawls"].append(bracketed_crawl(pages, feeds[size], size, args,
+                                                     f"crawl-{size}", args.extract_workers))
         results["recrawl"] = recrawl(web, feeds[sizes[0]], sizes[0], args)
         if args.kill_after:
             results["kill"] = kill_test(web, feeds[sizes[0]], sizes[0], args, args.kill_after)
         if args.without_jobs:
-            result = crawl(feeds[sizes[0]], sizes[0], args, f"no-jobs-{sizes[0]}",
-                           args.extract_workers, ("CRAWLER_JOBS=False",))
-            results["crawls"].append(result)
-            print_crawl(result, results["ceiling_extract"], results["extract_cpu_ms"])
-        # Other load on the machine changes between phases: measure the ceiling again and
-        # compare with the better of the two.
-        again, again_cpu = ceiling(pages, n, args.cores, _extract_one)
-        print(f"(a) ceiling again after the crawls: {again:.1f} pages/s ({again_cpu:.1f} ms CPU "
-              f"per page)", flush=True)
-        results["ceiling_extract_before"] = results["ceiling_extract"]
-        results["ceiling_extract"] = max(again, results["ceiling_extract"])
-        results["extract_cpu_ms"] = min(again_cpu, results["extract_cpu_ms"])
+            results["crawls"].append(bracketed_crawl(
+                pages, feeds[sizes[0]], sizes[0], args, f"no-jobs-{sizes[0]}",
+                args.extract_workers, ("CRAWLER_JOBS=False",)))
         if args.inline:
-            result = crawl(feeds[sizes[0]], sizes[0], args, f"inline-{sizes[0]}", 0)
-            results["crawls"].append(result)
-            print_crawl(result, results["ceiling_extract"], results["extract_cpu_ms"])
+            results["crawls"].append(bracketed_crawl(pages, feeds[sizes[0]], sizes[0], args,
+                                                     f"inline-{sizes[0]}", 0))
     finally:
         web.stop()
     results["load_after"] = os.getloadavg()[0]
@@ -603,44 +617,46 @@ def serve(web: LocalWeb, feeds: dict[int, list[str]], seconds: float) -> None:
         web.stop()
 
 
-def cpu_ratio(r: dict, extract_cpu_ms: float) -> float:
+def cpu_ratio(r: dict) -> float:
     """Extraction's share of all the CPU a crawled page costs (main, workers, simulator): the
     end-to-end/ceiling ratio the crawl reaches on an otherwise idle machine whose cores it
     keeps busy."""
     spent = r["main_ms_per_page"] + r["workers_ms_per_page"] + r["server_ms_per_page"]
-    return extract_cpu_ms / spent if spent else 0.0
+    return r["ceiling"]["cpu_ms"] / spent if spent else 0.0
 
 
-def print_crawl(r: dict, ceiling_rate: float, extract_cpu_ms: float) -> None:
+def ratio(r: dict) -> float:
+    """End-to-end pages/s over the ceiling's (the mean of the ones before and after)."""
+    return r["pages_per_s"] / r["ceiling"]["pages_per_s"]
+
+
+def print_crawl(r: dict) -> None:
     print(f"(b) {r['label']}: {r['pages']} pages ({r['articles']} articles, {r['stories']} "
           f"stories, {r['failed']} failed) in {r['wall']:.1f} s: {r['pages_per_s']:.1f} pages/s "
-          f"= {r['pages_per_s'] / ceiling_rate:.0%} of the ceiling "
+          f"= {ratio(r):.0%} of the ceiling ({r['ceiling']['pages_per_s']:.1f}) "
           f"({r['pages_per_s_crawling']:.1f} pages/s after start-up)", flush=True)
     print(f"(c) peak memory: main {r['peak_main_rss_mb']:.0f} MB RSS, with workers "
           f"{r['peak_total_rss_mb']:.0f} MB RSS / {r['peak_total_pss_mb']:.0f} MB PSS", flush=True)
     print(f"(d) reactor busy {r['reactor_busy']:.1%}, blocked {r['reactor_blocked']:.1%}; CPU per "
           f"page: main {r['main_ms_per_page']:.1f} ms, workers {r['workers_ms_per_page']:.1f} ms, "
           f"simulator {r['server_ms_per_page']:.1f} ms -> extraction is "
-          f"{cpu_ratio(r, extract_cpu_ms):.0%} of the CPU per page", flush=True)
+          f"{cpu_ratio(r):.0%} of the CPU per page", flush=True)
     for slow in r["slowest_callbacks"]:
         print(f"    slow callback {slow['ms']:.0f} ms: {slow['name'][:100]}")
 
 
 def print_table(results: dict) -> None:
-    ceiling_rate = results["ceiling_extract"]
     p = results["pickling"]
     print()
-    print(f"ceiling (extract only, {os.cpu_count()} cores): {ceiling_rate:.1f} pages/s "
-          f"({results['extract_cpu_ms']:.1f} ms CPU per page); "
-          f"extract + sketch {results['ceiling_analyse']:.1f} pages/s; pickling a page for a "
-          f"worker {p['us_per_page']} us ({p['kb_per_page']} KB)")
-    print(f"{'crawl':<14}{'pages':>7}{'pages/s':>9}{'ratio':>7}{'CPU ratio':>10}{'crawling':>10}"
-          f"{'main MB':>9}{'all MB':>8}{'PSS MB':>8}{'busy':>7}{'blocked':>9}"
+    print(f"{os.cpu_count()} cores; extract + sketch {results['ceiling_analyse']:.1f} pages/s; "
+          f"pickling a page for a worker {p['us_per_page']} us ({p['kb_per_page']} KB)")
+    print(f"{'crawl':<14}{'pages':>7}{'ceiling':>9}{'pages/s':>9}{'ratio':>7}{'CPU ratio':>10}"
+          f"{'crawling':>10}{'main MB':>9}{'all MB':>8}{'PSS MB':>8}{'busy':>7}{'blocked':>9}"
           f"{'main ms':>9}{'work ms':>9}{'srv ms':>8}")
     for r in results["crawls"]:
-        print(f"{r['label']:<14}{r['pages']:>7}{r['pages_per_s']:>9.1f}"
-              f"{r['pages_per_s'] / ceiling_rate:>7.0%}"
-              f"{cpu_ratio(r, results['extract_cpu_ms']):>10.0%}{r['pages_per_s_crawling']:>10.1f}"
+        print(f"{r['label']:<14}{r['pages']:>7}{r['ceiling']['pages_per_s']:>9.1f}"
+              f"{r['pages_per_s']:>9.1f}{ratio(r):>7.0%}{cpu_ratio(r):>10.0%}"
+              f"{r['pages_per_s_crawling']:>10.1f}"
               f"{r['peak_main_rss_mb']:>9.0f}{r['peak_total_rss_mb']:>8.0f}"
               f"{r['peak_total_pss_mb']:>8.0f}{r['reactor_busy']:>7.1%}{r['reactor_blocked']:>9.1%}"
               f"{r['main_ms_per_page']:>9.1f}{r['workers_ms_per_page']:>9.1f}"
