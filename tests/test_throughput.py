@@ -7,6 +7,7 @@ exactly what extracting inline stores.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import pickle
@@ -21,7 +22,8 @@ from crawler.demo.server import LocalWeb, Resource, Site
 from crawler.items import Page
 from crawler.jobs import cache_entry
 from crawler.metarefresh import LazyMetaRefreshMiddleware
-from crawler.pipelines import ExtractPipeline
+from crawler.dedup import DedupParams
+from crawler.pipelines import ExtractPipeline, analyse_page
 from crawler.reactor_monitor import ReactorMonitor
 from tests.conftest import run_cli
 from tests.pages import article_page, rss
@@ -170,37 +172,43 @@ def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
 
 def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
     """A page already in the resume cache goes to a worker as that file's path, not its bytes;
-    a cache file that cannot be read falls back to sending the page."""
+    a cache entry that is not the page the spider saw (a gzip-compressed response is cached
+    compressed) or cannot be read falls back to sending the page."""
     crawler = get_crawler(settings_dict={
         "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path),
         "HTTPCACHE_STORAGE": "crawler.jobs.AtomicFilesystemCacheStorage",
         "CRAWLER_EXTRACT_WORKERS": 1})
     crawler.spider = type("Spider", (), {"name": "feeds"})()
     pipeline = ExtractPipeline.from_crawler(crawler)
-    rng = random.Random(5)
     words = ["wort", "zeitung", "bericht", "stadt", "rat", "woche", "jahr", "plan"]
-    cached_page = article_page("Aus dem Cache", _paragraphs(rng, words, 3)).encode()
-    sent_page = article_page("Mitgeschickt", _paragraphs(rng, words, 3)).encode()
+    html = article_page("Aus dem Cache", _paragraphs(random.Random(5), words, 3)).encode()
     key = "ab" * 20
     entry = cache_entry(str(tmp_path), "feeds", key)
     os.makedirs(os.path.dirname(entry))
-    with open(entry, "wb") as f:
-        pickle.dump({"url": "http://127.0.0.1/a.html", "status": 200, "body": cached_page,
-                     "headers": b"", "time": 0.0}, f)
 
-    def extract():
-        page = Page(url="http://127.0.0.1/a.html", fetched_url="http://127.0.0.1/a.html",
-                    body=sent_page, cache_key=key)
-        return asyncio.run(pipeline.process_item(page))["article"]
+    def cache(body: bytes) -> None:
+        with open(entry, "wb") as f:
+            pickle.dump({"url": "http://127.0.0.1/a.html", "status": 200, "body": body,
+                         "headers": b"", "time": 0.0}, f)
 
+    page = Page(url="http://127.0.0.1/a.html", fetched_url="http://127.0.0.1/a.html",
+                body=html, cache_key=key)
+    assert pipeline.cached(page) is None  # nothing cached yet
+    cache(html)
+    cached = pipeline.cached(page)
+    assert cached[0] == entry
+    article = analyse_page(b"", page.fetched_url, None, DedupParams(), cached=cached)
+    assert article["title"] == "Aus dem Cache"  # read from the file: no bytes were sent
+    cache(gzip.compress(html))
+    with pytest.raises(OSError):
+        analyse_page(b"", page.fetched_url, None, DedupParams(), cached=cached)
     pipeline.open_spider()
-    try:
-        assert pipeline.cached(Page(url="u", fetched_url="u", body=b"", cache_key="cd" * 20)) \
-            is None  # no such file
-        assert extract()["title"] == "Aus dem Cache"
+    try:  # the pipeline sends the page itself: compressed entry, then an unreadable one
+        assert asyncio.run(pipeline.process_item(page))["article"]["title"] == "Aus dem Cache"
         with open(entry, "wb") as f:
             f.write(b"\x80\x05 truncated")
-        assert extract()["title"] == "Mitgeschickt"
+        page.body = html  # the pipeline empties it once extracted
+        assert asyncio.run(pipeline.process_item(page))["article"]["title"] == "Aus dem Cache"
     finally:
         pipeline.close_spider()
 
@@ -209,8 +217,6 @@ def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
     """crawler.workerinit warms the workers up with one page: it must reach the text, the
     date search and the language model, or the workers pay for them on their first page."""
     from crawler import workerinit
-    from crawler.dedup import DedupParams
-    from crawler.pipelines import analyse_page
 
     article = analyse_page(workerinit._PAGE, "http://127.0.0.1/warm-up.html", None,
                            DedupParams())
