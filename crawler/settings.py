@@ -60,6 +60,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's meta-refresh check decodes every page in the reactor; this one looks first.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.metarefresh.LazyMetaRefreshMiddleware": 580,
+    # The resume cache (crawler/jobs.py) keeps pages as the spider sees them: after
+    # decompression (590) and redirects (600), not as received (Scrapy's 900). A worker reads a
+    # page from its cache file instead of receiving it through a pipe.
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 585,
 }
 SPIDER_MIDDLEWARES = {"crawler.middlewares.DatabaseErrorMiddleware": 950}
 #: Fetch private, loopback and link-local addresses even when the crawl started on a public host.

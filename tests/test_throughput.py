@@ -223,3 +223,15 @@ def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
     assert "old bridge" in article["text"] and article["fingerprint"] is not None
     assert article["published"] == "2024-05-06T05:08:09+00:00"
     assert article["language"] == "en" and article["author"] == "Ann Example"
+
+
+def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
+    """Cached after decompression and redirects, so the workers can read a page from its cache
+    file (a compressed entry would make every gzip-served page go through the pipe)."""
+    from crawler.crawl import project_settings
+    from scrapy.utils.conf import build_component_list
+
+    order = build_component_list(project_settings().getwithbase("DOWNLOADER_MIDDLEWARES"))
+    position = {path.rsplit(".", 1)[1]: i for i, path in enumerate(order)}
+    assert position["LazyMetaRefreshMiddleware"] < position["HttpCacheMiddleware"] \
+        < position["HttpCompressionMiddleware"] < position["RedirectMiddleware"]
