@@ -37,8 +37,8 @@ def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParam
 
     ``cached``: (the page's resume-cache file, its length, its CRC-32), read here instead of
     ``body``. The page is on disk anyway, and sending 180 KB through a pipe cost the main
-    process ~0.5 ms a page (the checksum 0.1 ms). The cache holds the page as received, so
-    a compressed one differs from the page the spider saw: OSError, and the page is sent.
+    process ~0.5 ms a page (the checksum 0.1 ms). An entry that is not the page the spider
+    saw (a middleware after the cache changed it) raises OSError, and the page is sent.
     With ``keep_html`` the page is also gzipped here (``html_gz``): compressing a 200 KB page
     takes milliseconds that the main process, which runs the reactor, should not spend.
     """
@@ -124,7 +124,7 @@ class ExtractPipeline:
             async with self.slots:
                 try:
                     article = await self.analyse((b"", *args[1:], cached) if cached else args)
-                except OSError:  # the cache file could not be read: send the page itself
+                except OSError:  # cache file unreadable or not this page: send the page
                     if not cached:
                         raise
                     article = await self.analyse(args)
