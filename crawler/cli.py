@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from crawler import workers
 from crawler.errors import UserError
 
 DEFAULT_DB = "storage/news.db"
@@ -145,6 +146,9 @@ def parse_set_options(pairs: list[str]) -> dict:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    settings = crawl_settings(args)
+    if not args.due:  # a scheduled pass often has nothing to do: no workers for it
+        workers.start_early(settings)
     from crawler.crawl import crawl_feeds
     from crawler.feedlist import read_feed_args
 
@@ -153,7 +157,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         from crawler.every import run_every
 
         return run_every(args)
-    summary = crawl_feeds(feeds, args.db, crawl_settings(args), due_only=args.due)
+    summary = crawl_feeds(feeds, args.db, settings, due_only=args.due)
     if summary.get("nothing_due"):
         print(f"Nothing due: none of the {summary['feeds']} feeds is due yet "
               f"(`crawler status --db {args.db}` shows when each is).")
@@ -163,6 +167,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    workers.start_early({})
     from crawler.demo import run_demo
 
     summary = run_demo(args.db, {"LOG_LEVEL": "WARNING"})

@@ -11,7 +11,6 @@ import asyncio
 import gzip
 import hashlib
 import json
-import multiprocessing
 import os
 import sqlite3
 import zlib
@@ -29,6 +28,7 @@ from crawler.items import FeedLink, Page
 from crawler.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
 from crawler.middlewares import stop_for_database
 from crawler.urls import canonicalize, site_of
+from crawler.workers import context as workers_context
 
 
 def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams,
@@ -85,13 +85,11 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            # The fork server imports and warms up trafilatura once (crawler.workerinit) and
-            # the workers fork from it ready. That takes ~2 s, during which spawning a worker
-            # blocks: the workers are started from a thread, and pages wait for it, not the
-            # reactor.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["crawler.workerinit"])
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            # The workers fork from a server that imports and warms up trafilatura once
+            # (crawler.workers). Until it is ready (~2 s, less when the command line started
+            # it early) spawning a worker blocks: the workers are started from a thread, and
+            # pages wait for it, not the reactor.
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=workers_context())
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # not in the reactor (tests): started with the first page

@@ -43,7 +43,11 @@ def register(sub, formatter) -> None:
 
 
 def cmd_scrape(args: argparse.Namespace) -> int:
+    from crawler import workers
     from crawler.cli import crawl_settings, print_summary
+
+    settings = crawl_settings(args)
+    workers.start_early(settings)
     from crawler.crawl import scrape_site
     from crawler.spiders.sites import parse_since, site_url_of, url_patterns
 
@@ -54,7 +58,7 @@ def cmd_scrape(args: argparse.Namespace) -> int:
         parse_since(args.since)
     url_patterns(args.include + args.exclude)
     summary = scrape_site(
-        site, args.db, crawl_settings(args), max_pages=args.max_pages or None,
+        site, args.db, settings, max_pages=args.max_pages or None,
         max_depth=args.max_depth, since=args.since, include="\n".join(args.include),
         exclude="\n".join(args.exclude), subdomains=args.subdomains or None,
         follow_links=args.follow_links or None)

@@ -13,6 +13,8 @@ import os
 import pickle
 import random
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -223,6 +225,28 @@ def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
     assert "old bridge" in article["text"] and article["fingerprint"] is not None
     assert article["published"] == "2024-05-06T05:08:09+00:00"
     assert article["language"] == "en" and article["author"] == "Ann Example"
+
+
+_START_EARLY = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+from crawler import workers
+workers.start_early({"CRAWLER_EXTRACT_WORKERS": sys.argv[1]})
+children = open(f"/proc/self/task/{os.getpid()}/children").read().split()
+with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
+    warm = pool.submit(eval, "'trafilatura' in __import__('sys').modules").result()
+print(len(children), warm)
+"""
+
+
+@pytest.mark.parametrize("setting, expected", [("", "2 True"), ("0", "0 True")])
+def test_the_command_line_starts_the_warm_fork_server_before_the_crawl(setting, expected):
+    """`crawler crawl` starts the workers' fork server (and its resource tracker) before it
+    imports Scrapy, so the ~2 s warm-up overlaps start-up; not when extraction is inline.
+    Workers forked from it have trafilatura imported already."""
+    done = subprocess.run([sys.executable, "-c", _START_EARLY, setting], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.split() == expected.split(), done.stderr[-2000:]
 
 
 def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
