@@ -307,6 +307,7 @@ class ProcessWatch(threading.Thread):
         self.pid = pid
         self.interval = interval
         self.peak_main_rss = self.peak_total_rss = self.peak_total_pss = 0
+        self.samples: list[tuple[int, int]] = []  # (main RSS, all PSS) every interval
         self.cpu: dict[int, float] = {}  # pid -> last seen CPU seconds
         self.stopped = threading.Event()
         self.own_cpu = 0.0  # this thread's CPU time, not the simulator's
@@ -322,7 +323,7 @@ class ProcessWatch(threading.Thread):
 
     def sample(self) -> None:
         pids = [self.pid] + descendants(self.pid)
-        total_rss = total_pss = 0
+        total_rss = total_pss = rss_of_main = 0
         for pid in pids:
             rss, pss, cpu = proc_figures(pid)
             if cpu is None:
@@ -331,9 +332,19 @@ class ProcessWatch(threading.Thread):
             total_rss += rss
             total_pss += pss
             if pid == self.pid:
+                rss_of_main = rss
                 self.peak_main_rss = max(self.peak_main_rss, rss)
         self.peak_total_rss = max(self.peak_total_rss, total_rss)
         self.peak_total_pss = max(self.peak_total_pss, total_pss)
+        self.samples.append((rss_of_main, total_pss))
+
+    def by_tenths(self) -> list[tuple[float, float]]:
+        """The highest (main RSS, all PSS) in MB in each tenth of the run: flat or growing?"""
+        n = len(self.samples)
+        tenths = [self.samples[n * i // 10:max(n * (i + 1) // 10, n * i // 10 + 1)]
+                  for i in range(10)] if n else []
+        return [(max(m for m, _ in part) / 2**20, max(p for _, p in part) / 2**20)
+                for part in tenths]
 
     def cpu_split(self) -> tuple[float, float]:
         """CPU seconds of the main process and of all its helpers (forkserver, workers)."""
@@ -434,6 +445,7 @@ def crawl(feeds: list[str], size: int, args: argparse.Namespace, label: str,
         "peak_main_rss_mb": watch.peak_main_rss / 2**20,
         "peak_total_rss_mb": watch.peak_total_rss / 2**20,
         "peak_total_pss_mb": watch.peak_total_pss / 2**20,
+        "memory_by_tenths_mb": watch.by_tenths(),
         "reactor_busy": reactor["busy_share"], "reactor_blocked": reactor["blocked_share"],
         "slowest_callbacks": reactor["slowest"][:3],
         "main_ms_per_page": 1000 * reactor["cpu_seconds"] / max(pages, 1),  # after start-up
@@ -637,6 +649,8 @@ def print_crawl(r: dict) -> None:
           f"({r['pages_per_s_crawling']:.1f} pages/s after start-up)", flush=True)
     print(f"(c) peak memory: main {r['peak_main_rss_mb']:.0f} MB RSS, with workers "
           f"{r['peak_total_rss_mb']:.0f} MB RSS / {r['peak_total_pss_mb']:.0f} MB PSS", flush=True)
+    print("    highest in each tenth of the crawl, main RSS / all PSS (MB): " +
+          " ".join(f"{m:.0f}/{p:.0f}" for m, p in r["memory_by_tenths_mb"]), flush=True)
     print(f"(d) reactor busy {r['reactor_busy']:.1%}, blocked {r['reactor_blocked']:.1%}; CPU per "
           f"page: main {r['main_ms_per_page']:.1f} ms, workers {r['workers_ms_per_page']:.1f} ms, "
           f"simulator {r['server_ms_per_page']:.1f} ms -> extraction is "
