@@ -1,4 +1,4 @@
-"""Imported once by the extraction workers' fork server (``set_forkserver_preload``).
+"""Imported once by the extraction workers' fork server (its preload, ``crawler.workers``).
 
 Importing trafilatura and running a first extraction (lazy imports, date parsers, the language
 model) costs ~2 s of CPU. Done here, in the server, it is paid once per crawl instead of once

@@ -174,8 +174,8 @@ def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
 
 def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
     """A page already in the resume cache goes to a worker as that file's path, not its bytes;
-    a cache entry that is not the page the spider saw (a gzip-compressed response is cached
-    compressed) or cannot be read falls back to sending the page."""
+    a cache entry that is not the page the spider saw (changed by a middleware after the
+    cache, e.g. still compressed) or cannot be read falls back to sending the page."""
     crawler = get_crawler(settings_dict={
         "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path),
         "HTTPCACHE_STORAGE": "crawler.jobs.AtomicFilesystemCacheStorage",
@@ -230,16 +230,17 @@ def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
 _START_EARLY = """
 import os, sys
 from concurrent.futures import ProcessPoolExecutor
-from crawler import workers
+from crawler import cli, workers
+scrapy_imported = "scrapy" in sys.modules  # the command line has not imported it yet
 workers.start_early({"CRAWLER_EXTRACT_WORKERS": sys.argv[1]})
 children = open(f"/proc/self/task/{os.getpid()}/children").read().split()
 with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
     warm = pool.submit(eval, "'trafilatura' in __import__('sys').modules").result()
-print(len(children), warm)
+print(scrapy_imported, len(children), warm)
 """
 
 
-@pytest.mark.parametrize("setting, expected", [("", "2 True"), ("0", "0 True")])
+@pytest.mark.parametrize("setting, expected", [("", "False 2 True"), ("0", "False 0 True")])
 def test_the_command_line_starts_the_warm_fork_server_before_the_crawl(setting, expected):
     """`crawler crawl` starts the workers' fork server (and its resource tracker) before it
     imports Scrapy, so the ~2 s warm-up overlaps start-up; not when extraction is inline.
