@@ -14,7 +14,8 @@ from crawler import store
 from crawler.dedup import DedupParams
 from crawler.dedup.index import IncompatibleIndex
 from crawler.dedup.postings import SortedPostings
-from crawler.dedup.normalize import analyze, normalize, shingle_hashes
+from crawler.dedup.normalize import (analyze, hash_words, normalize, normalize_paragraphs,
+                                      shingle_hashes)
 from crawler.dedup.sketch import fingerprint, stored_fingerprint
 from crawler.dedup.stories import StoryAssigner, group_stories, rebuild
 
@@ -335,13 +336,18 @@ def test_stored_fingerprint_equals_a_new_sketch(seed_docs):
 def test_normalisation():
     assert normalize("„Harte“ GESPRÄCHE – 5,3\u00a0Prozent!\n\nStraße 👉 東京") == \
         "harte gespräche 5,3 prozent strasse 東 京"
-    assert analyze("Eins zwei.\n\n\nDrei").paragraphs == ["eins zwei", "drei"]
+    assert normalize_paragraphs("Eins zwei.\n\n\nDrei") == ["eins zwei", "drei"]
 
 
 def test_number_tokens_are_whole_tokens_with_a_digit():
     doc = analyze("Am 3. März 2023 stiegen die Kurse um 5,3 % auf 12.400 Punkte, G7-Gipfel "
                   "und Windgeschwindigkeitsmessungen")
-    assert doc.numbers(0) == ["3", "2023", "5,3", "12.400", "g7"]
+    assert doc.number_words.tolist() == \
+        hash_words([b"3", b"2023", b"5,3", b"12.400", b"g7"]).tolist()
+    arabic = analyze("رفعت 3 دول الرسوم ٣٠ بالمئة\nبلا أرقام\n٢٠٢٥")  # Arabic-Indic digits too
+    assert arabic.number_words.tolist() == hash_words(
+        ["3".encode(), "٣٠".encode(), "٢٠٢٥".encode()]).tolist()
+    assert arabic.number_paragraph.tolist() == [0, 0, 2]
 
 
 def test_params_from_scrapy_style_settings():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
@@ -57,10 +57,10 @@ def _all_but(keep: bytes) -> bytes:
 _NOT_DIGITS = _all_but(b"0123456789")
 _NOT_PUNCTUATION_LEADS = _all_but(bytes(_PUNCTUATION_LEADS))
 _NOT_UNSPACED_LEADS = _all_but(bytes([0xE0, 0xE1, *range(0xE3, 0xEA), 0xEF]))
-#: A token (space-separated) with a digit in it. Anchored at the token's start: the plain
-#: ``[^ ]*\d[^ ]*`` retries from every character of a digit-free token (quadratic in its length;
-#: 2.4 times slower over crawled German and English texts).
-_NUMBER_TOKEN = re.compile(r"(?<![^ ])[^ \d]*\d[^ ]*")
+#: A decimal digit other than 0-9 (NFKC keeps Arabic-Indic, Devanagari, ... digits), and the
+#: UTF-8 lead bytes such digits can start with (all of Unicode's, checked with unicodedata).
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")
+_NOT_OTHER_DIGIT_LEADS = _all_but(bytes([0xD9, 0xDB, 0xDF, 0xE0, 0xE1, 0xEA, 0xEF, 0xF0]))
 
 
 def normalized_bytes(text: str) -> bytes:
@@ -156,43 +156,56 @@ def combine(words: np.ndarray, size: int) -> np.ndarray:
 
 @dataclass
 class Document:
-    """A text split and hashed for comparison: what verification and boilerplate work on."""
+    """A text split and hashed for comparison: what verification and boilerplate work on.
+    Only arrays: a verifier keeps many of these in its cache."""
 
-    paragraphs: list[str]          # normalised paragraphs, tokens separated by one space
     words: np.ndarray              # uint64 hash of every token, paragraphs concatenated
     paragraph_of_word: np.ndarray  # int32 paragraph index of every token
-    _numbers: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    paragraph_keys: np.ndarray     # uint64 :func:`paragraph_key` of every paragraph
+    paragraph_lengths: np.ndarray  # tokens in every paragraph
+    number_words: np.ndarray       # hashes of the tokens with a digit (the facts of template
+    number_paragraph: np.ndarray   # stories), and the paragraph of each
 
     @property
     def n_words(self) -> int:
         return int(self.words.size)
 
-    def paragraph_keys(self) -> list[int]:
-        """Key of every paragraph, as :func:`paragraph_key` gives it."""
-        return [_xxh3(p.encode("utf-8")) for p in self.paragraphs]
-
-    def numbers(self, index: int) -> list[str]:
-        """Number tokens of paragraph ``index`` (the facts of template stories); cached, as
-        one text is compared with many."""
-        found = self._numbers.get(index)
-        if found is None:
-            found = self._numbers[index] = _NUMBER_TOKEN.findall(self.paragraphs[index])
-        return found
-
 
 def analyze(text: str) -> Document:
     """Normalise, split into paragraphs and hash ``text``."""
-    paragraphs = paragraph_tokens(text)
+    data = normalized_bytes(text)
+    paragraphs = [tokens for line in data.split(b"\n") if (tokens := line.split())]
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=len(paragraphs))
     words = hash_words(chain.from_iterable(paragraphs), int(lengths.sum()))
     paragraph_of_word = np.repeat(np.arange(len(paragraphs), dtype=np.int32), lengths)
-    return Document([b" ".join(tokens).decode("utf-8") for tokens in paragraphs], words,
-                    paragraph_of_word)
+    keys = np.fromiter(map(paragraph_key, paragraphs), dtype=np.uint64, count=len(paragraphs))
+    numbers = _number_tokens(data, paragraphs, words.size)
+    return Document(words, paragraph_of_word, keys, lengths, words[numbers],
+                    paragraph_of_word[numbers])
+
+
+def _number_tokens(data: bytes, paragraphs: list[list[bytes]], n_words: int) -> np.ndarray:
+    """bool per token of ``data`` (in order): does it hold a digit? One numpy pass over the
+    bytes for ASCII digits; tokens are runs of bytes other than space and newline."""
+    if not data.translate(None, _NOT_DIGITS):
+        found = np.zeros(n_words, dtype=bool)
+    else:
+        raw = np.frombuffer(data, dtype=np.uint8)
+        separator = (raw == 32) | (raw == 10)
+        starts = ~separator
+        starts[1:] &= separator[:-1]
+        token = np.cumsum(starts) - 1
+        found = np.zeros(n_words, dtype=bool)
+        found[token[(raw - 48) < 10]] = True  # uint8 arithmetic wraps: only digits fall below 10
+    if data.translate(None, _NOT_OTHER_DIGIT_LEADS) and _OTHER_DIGIT.search(data.decode("utf-8")):
+        others = map(_OTHER_DIGIT.search, (t.decode("utf-8") for t in chain(*paragraphs)))
+        found |= np.fromiter((m is not None for m in others), dtype=bool, count=n_words)
+    return found
 
 
 def normalize_paragraphs(text: str) -> list[str]:
     """The comparable form of each non-empty paragraph (line) of ``text``."""
-    return analyze(text).paragraphs
+    return [b" ".join(tokens).decode("utf-8") for tokens in paragraph_tokens(text)]
 
 
 def normalize(text: str) -> str:

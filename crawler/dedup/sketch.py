@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import DedupParams
-from .normalize import (HASH_SCHEME, Document, hash_words, paragraph_key, paragraph_tokens,
-                        shingle_hashes)
+from .normalize import HASH_SCHEME, hash_words, paragraph_key, paragraph_tokens, shingle_hashes
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -139,7 +138,3 @@ def paragraph_features(paragraphs: list[list[bytes]], params: DedupParams
     return (np.fromiter(leads, dtype=np.uint64).view(np.int64),
             np.array(short, dtype=np.uint64).view(np.int64))
 
-
-def document_features(doc: Document, params: DedupParams) -> tuple[np.ndarray, np.ndarray]:
-    """The same keys from an analysed document."""
-    return paragraph_features([p.encode("utf-8").split(b" ") for p in doc.paragraphs], params)

@@ -49,7 +49,7 @@ from .. import store
 from . import DedupParams
 from .index import Index, band_keys_many, select_in, site_paragraph_key
 from .normalize import Document, analyze
-from .sketch import Fingerprint, document_features, fingerprint, stored_fingerprint
+from .sketch import Fingerprint, fingerprint, stored_fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 #: Analysed texts kept for verification (~30 KB each with their prepared forms, measured): the
@@ -293,10 +293,8 @@ class StoryAssigner:
         text, site = self.db.execute("SELECT text, site FROM articles WHERE id = ?",
                                      [article_id]).fetchone()
         doc = analyze(text or "")
-        _, short = document_features(doc, self.params)
-        short_set = set(short.view("uint64").tolist())
-        entry = _Analysed(doc, {site_paragraph_key(site, k): k for k in doc.paragraph_keys()
-                                if k in short_set})
+        short = doc.paragraph_keys[doc.paragraph_lengths <= self.params.boilerplate_max_words]
+        entry = _Analysed(doc, {site_paragraph_key(site, k): k for k in short.tolist()})
         self._docs[article_id] = entry
         if len(self._docs) > self.cached_documents:
             self._docs.popitem(last=False)
@@ -332,7 +330,7 @@ class StoryAssigner:
         the raw texts, reused where neither text has boilerplate to remove)."""
         # the boilerplate of the article and all its candidates, in one statement
         boilerplate = self.index.boilerplate(
-            k for a in (article_id, *candidates) for k in self._site_paragraphs(a))
+            [k for a in (article_id, *candidates) for k in self._site_paragraphs(a)])
         new = self._prepared(article_id, boilerplate)
         new_is_raw = new is self._raw(article_id)
         links = []

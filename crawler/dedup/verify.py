@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 
@@ -72,19 +71,19 @@ class Prepared:
     gram_set: np.ndarray     # sorted distinct n-gram hashes over the kept words
     gram_index: np.ndarray   # position in ``gram_set`` of each n-gram, in text order
     paragraph: np.ndarray    # paragraph index of each kept word
-    paragraph_words: np.ndarray  # kept words per paragraph index
+    paragraph_words: np.ndarray  # kept words per paragraph (0 for a removed one)
     n_words: int
 
 
 def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
     """Drop the paragraphs that are boilerplate of the text's site and build its n-grams."""
-    if boilerplate:
-        dropped = [i for i, key in enumerate(doc.paragraph_keys()) if key in boilerplate]
-    else:
-        dropped = []
-    keep = ~np.isin(doc.paragraph_of_word, dropped) if dropped else \
-        np.ones(doc.n_words, dtype=bool)
-    words = doc.words[keep]
+    dropped = [i for i, key in enumerate(doc.paragraph_keys.tolist()) if key in boilerplate] \
+        if boilerplate else []
+    if dropped:
+        keep = ~np.isin(doc.paragraph_of_word, dropped)
+        words, paragraph = doc.words[keep], doc.paragraph_of_word[keep]
+    else:  # the raw text: the document's own arrays, not copies
+        words, paragraph = doc.words, doc.paragraph_of_word
     n = params.verify_ngram
     if words.size >= n:
         grams = combine(words, n)
@@ -93,9 +92,8 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
     else:
         grams = words
     gram_set, gram_index = np.unique(grams, return_inverse=True)
-    paragraph = doc.paragraph_of_word[keep]
-    return Prepared(doc, gram_set, gram_index.ravel(), paragraph, np.bincount(paragraph),
-                    int(words.size))
+    return Prepared(doc, gram_set, gram_index.ravel(), paragraph,
+                    np.bincount(paragraph, minlength=doc.paragraph_keys.size), int(words.size))
 
 
 def _shared(a: Prepared, b: Prepared) -> np.ndarray:
@@ -143,8 +141,8 @@ def _lead_novel(p: Prepared, shared: np.ndarray, min_words: int) -> bool:
 
 
 def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
-    """The numbers of the shared paragraphs, counted."""
-    return Counter(chain.from_iterable(map(p.doc.numbers, np.flatnonzero(shared).tolist())))
+    """The numbers (their word hashes) of the shared paragraphs, counted."""
+    return Counter(p.doc.number_words[shared[p.doc.number_paragraph]].tolist())
 
 
 def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
