@@ -18,6 +18,7 @@ from crawler.dberrors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
+from crawler.gcpolicy import settle_for_crawl
 from crawler.jobs import Job
 from crawler.lock import CrawlLock
 
@@ -71,6 +72,7 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
     status = "failed"
     try:
         process.crawl(crawler, **spider_kwargs)
+        settle_for_crawl()
         process.start()
         status = "finished" if crawler.stats.get_value("finish_reason") == "finished" else \
             str(crawler.stats.get_value("finish_reason") or "interrupted")
