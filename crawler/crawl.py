@@ -18,7 +18,7 @@ from crawler.dberrors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
-from crawler.gcpolicy import settle_for_crawl
+from crawler.gcpolicy import settled_for_crawl
 from crawler.jobs import Job
 from crawler.lock import CrawlLock
 
@@ -70,10 +70,17 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
     crawler = process.create_crawler(spider)
     started = time.monotonic()
     status = "failed"
+    crawl_errors: list = []
     try:
-        process.crawl(crawler, **spider_kwargs)
-        settle_for_crawl()
-        process.start()
+        # A component that cannot start (a bad setting) fails this Deferred: its message is
+        # the error, not a traceback that Twisted logs when the Deferred is collected.
+        process.crawl(crawler, **spider_kwargs).addErrback(crawl_errors.append)
+        with settled_for_crawl():
+            process.start()
+        if crawl_errors:
+            if crawl_errors[0].check(sqlite3.Error, OSError):
+                crawl_errors[0].raiseException()  # worded by run_spider
+            raise UserError(f"the crawl failed: {crawl_errors[0].getErrorMessage()}")
         status = "finished" if crawler.stats.get_value("finish_reason") == "finished" else \
             str(crawler.stats.get_value("finish_reason") or "interrupted")
     finally:

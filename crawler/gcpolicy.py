@@ -9,14 +9,23 @@ Garbage in cycles is still collected, only in fewer, larger rounds.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Net new container objects between two young-generation collections (Python's default: 700).
 YOUNG_THRESHOLD = 10_000
 
 
-def settle_for_crawl() -> None:
-    """Call once start-up is done: what exists now (modules, classes, settings) lives as long
-    as the process, and full collections stop walking it."""
+@contextmanager
+def settled_for_crawl() -> Iterator[None]:
+    """Enter once start-up is done: what exists then (modules, classes, settings) is left out
+    of every collection until the crawl ends; the process's own settings come back after it
+    (a crawl run from a notebook or a test leaves no trace)."""
+    threshold = gc.get_threshold()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    gc.set_threshold(YOUNG_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()

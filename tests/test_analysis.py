@@ -123,6 +123,8 @@ def crawl_into(tmp_path_factory, name: str = "analysis") -> dict:
         result = run_cli("crawl", *feeds, "--db", db_path, *FAST)
         urls = {(name, path): web[name].url(path) for name, path, *_ in PAGES}
     assert result.returncode == 0, result.stdout + result.stderr
+    # Every connection was closed: the WAL is checkpointed, the file alone is the database.
+    assert not db_path.with_name("news.db-wal").exists()
     return {"path": db_path, "tmp": tmp, "urls": urls}
 
 

@@ -255,7 +255,7 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
                idle_exit: float = 0.0, quiet: bool = False) -> dict:
     """Open the database and the stream, write until done; returns the crawl summary."""
     from crawler.crawl import project_settings, summarize
-    from crawler.gcpolicy import settle_for_crawl
+    from crawler.gcpolicy import settled_for_crawl
     from crawler.lock import CrawlLock
 
     from . import connect
@@ -276,11 +276,11 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
                         batch_seconds=s.getfloat("CRAWLER_STORE_BATCH_SECONDS"),
                         min_words=s.getint("CRAWLER_MIN_WORDS"))
         started, status = time.monotonic(), "interrupted"
-        settle_for_crawl()
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            writer.run(lock, idle_exit=idle_exit,
-                       progress=None if quiet else lambda line: print(line, file=sys.stderr))
+            with settled_for_crawl():
+                writer.run(lock, idle_exit=idle_exit,
+                           progress=None if quiet else lambda line: print(line, file=sys.stderr))
             status = "finished"
         except KeyboardInterrupt:
             pass

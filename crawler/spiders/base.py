@@ -36,6 +36,12 @@ class NewsSpider(scrapy.Spider):
         spider.validators = {}  # feed URL -> (ETag, Last-Modified), stored when finished
         return spider
 
+    def closed(self, reason: str) -> None:
+        """Close the database here, not at exit: the last connection to close checkpoints the
+        WAL into the database file."""
+        if self.db is not None:
+            self.db.close()
+
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"news/{key}", n)
 

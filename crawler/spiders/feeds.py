@@ -112,6 +112,7 @@ class FeedSpider(NewsSpider):
         if reason == "finished":
             for feed_url, (etag, last_modified) in self.validators.items():
                 self.feed_validators(feed_url, etag, last_modified)
+        super().closed(reason)
 
     def feed_failed(self, failure):
         request = failure.request
