@@ -36,6 +36,7 @@ import pickle
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import string
 import subprocess
@@ -653,8 +654,11 @@ def serve(web: LocalWeb, feeds: dict[int, list[str]], seconds: float) -> None:
         path = OUT / f"feeds-{size}.txt"
         path.write_text("\n".join(urls) + "\n")
         print(f"{size} pages: {path}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # pkill: the pages' folder goes too
     try:
         time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
     finally:
         web.stop()
 
