@@ -2,7 +2,7 @@
 
 With the default threshold (a collection every 700 net new container objects) the process
 that runs Scrapy, the writes and story assignment collected ~2,800 times in a 10,000-page
-crawl: 5.0 s of its 80 s of CPU (gen2 collections alone 2.0 s, walking every object of the
+crawl: 5.0 s of its ~80 s of CPU (gen2 collections alone 2.0 s, walking every object of the
 start-up's imports). With 10,000 and the start-up's objects frozen: 241 collections, 0.3 s.
 Garbage in cycles is still collected, only in fewer, larger rounds.
 """

@@ -113,7 +113,11 @@ def _blank_other_punctuation(data: np.ndarray, out: np.ndarray) -> None:
 
 def paragraph_tokens(text: str) -> list[list[bytes]]:
     """The tokens of every non-empty paragraph (line) of ``text``, normalised, as UTF-8."""
-    return [tokens for line in normalized_bytes(text).split(b"\n") if (tokens := line.split())]
+    return _split(normalized_bytes(text))
+
+
+def _split(data: bytes) -> list[list[bytes]]:
+    return [tokens for line in data.split(b"\n") if (tokens := line.split())]
 
 
 def hash_words(tokens, count: int = -1) -> np.ndarray:
@@ -174,7 +178,7 @@ class Document:
 def analyze(text: str) -> Document:
     """Normalise, split into paragraphs and hash ``text``."""
     data = normalized_bytes(text)
-    paragraphs = [tokens for line in data.split(b"\n") if (tokens := line.split())]
+    paragraphs = _split(data)
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=len(paragraphs))
     words = hash_words(chain.from_iterable(paragraphs), int(lengths.sum()))
     paragraph_of_word = np.repeat(np.arange(len(paragraphs), dtype=np.int32), lengths)
@@ -187,15 +191,13 @@ def analyze(text: str) -> Document:
 def _number_tokens(data: bytes, paragraphs: list[list[bytes]], n_words: int) -> np.ndarray:
     """bool per token of ``data`` (in order): does it hold a digit? One numpy pass over the
     bytes for ASCII digits; tokens are runs of bytes other than space and newline."""
-    if not data.translate(None, _NOT_DIGITS):
-        found = np.zeros(n_words, dtype=bool)
-    else:
+    found = np.zeros(n_words, dtype=bool)
+    if data.translate(None, _NOT_DIGITS):
         raw = np.frombuffer(data, dtype=np.uint8)
         separator = (raw == 32) | (raw == 10)
         starts = ~separator
         starts[1:] &= separator[:-1]
         token = np.cumsum(starts) - 1
-        found = np.zeros(n_words, dtype=bool)
         found[token[(raw - 48) < 10]] = True  # uint8 arithmetic wraps: only digits fall below 10
     if data.translate(None, _NOT_OTHER_DIGIT_LEADS) and _OTHER_DIGIT.search(data.decode("utf-8")):
         others = map(_OTHER_DIGIT.search, (t.decode("utf-8") for t in chain(*paragraphs)))
