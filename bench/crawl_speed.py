@@ -679,7 +679,7 @@ def ratio(r: dict) -> float:
 def print_crawl(r: dict) -> None:
     print(f"(b) {r['label']}: {r['pages']} pages ({r['articles']} articles, {r['stories']} "
           f"stories, {r['failed']} failed) in {r['wall']:.1f} s: {r['pages_per_s']:.1f} pages/s "
-          f"= {ratio(r):.0%} of the ceiling ({r['ceiling']['pages_per_s']:.1f}) "
+          f"= {ratio(r):.1%} of the ceiling ({r['ceiling']['pages_per_s']:.1f}) "
           f"({r['pages_per_s_crawling']:.1f} pages/s after start-up)", flush=True)
     print(f"(c) peak memory: main {r['peak_main_rss_mb']:.0f} MB RSS, with workers "
           f"{r['peak_total_rss_mb']:.0f} MB RSS / {r['peak_total_pss_mb']:.0f} MB PSS", flush=True)
@@ -688,7 +688,7 @@ def print_crawl(r: dict) -> None:
     print(f"(d) reactor busy {r['reactor_busy']:.1%}, blocked {r['reactor_blocked']:.1%}; CPU per "
           f"page: main {r['main_ms_per_page']:.1f} ms, workers {r['workers_ms_per_page']:.1f} ms, "
           f"simulator {r['server_ms_per_page']:.1f} ms -> extraction is "
-          f"{cpu_ratio(r):.0%} of the CPU per page", flush=True)
+          f"{cpu_ratio(r):.1%} of the CPU per page", flush=True)
     for slow in r["slowest_callbacks"]:
         print(f"    slow callback {slow['ms']:.0f} ms: {slow['name'][:100]}")
 
@@ -703,7 +703,7 @@ def print_table(results: dict) -> None:
           f"{'main ms':>9}{'work ms':>9}{'srv ms':>8}")
     for r in results["crawls"]:
         print(f"{r['label']:<14}{r['pages']:>7}{r['ceiling']['pages_per_s']:>9.1f}"
-              f"{r['pages_per_s']:>9.1f}{ratio(r):>7.0%}{cpu_ratio(r):>10.0%}"
+              f"{r['pages_per_s']:>9.1f}{ratio(r):>7.1%}{cpu_ratio(r):>10.1%}"
               f"{r['pages_per_s_crawling']:>10.1f}"
               f"{r['peak_main_rss_mb']:>9.0f}{r['peak_total_rss_mb']:>8.0f}"
               f"{r['peak_total_pss_mb']:>8.0f}{r['reactor_busy']:>7.1%}{r['reactor_blocked']:>9.1%}"
