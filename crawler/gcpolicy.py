@@ -33,7 +33,7 @@ def settled_for_crawl() -> Iterator[None]:
 
 def settle_workers() -> None:
     """For the extraction workers' fork server, once it is warm: the workers it forks start
-    with its objects (trafilatura, Scrapy, scipy through datasketch) frozen, so no collection
+    with its objects (trafilatura, Scrapy, datasketch) frozen, so no collection
     walks them, nor touches their pages, which stay shared with the server (copy-on-write).
     Unfrozen, each of a worker's full collections walked them all: 70-110 ms, ~0.5 ms of CPU
     a page with its younger collections; Python's documentation advises freezing before a fork."""
