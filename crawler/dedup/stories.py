@@ -53,8 +53,9 @@ from .sketch import Fingerprint, fingerprint, stored_fingerprint
 from .verify import Prepared, Verdict, compare, prepare
 
 #: Analysed texts kept for verification (~21 KB of arrays each with its prepared form, over
-#: the corpus's articles): the copies a crawl's batches compare. 512 held 16 MB at the peak of a 10,000-page crawl and saved
-#: no CPU over 128 in a replay of its articles (3.4-3.5 vs 3.1-3.2 ms an article).
+#: the corpus's articles): the copies a crawl's batches compare. 512 held 16 MB at the peak
+#: of a 10,000-page crawl and saved no CPU over 128 in a replay of its articles (3.4-3.5 vs
+#: 3.1-3.2 ms an article).
 _CACHE_SIZE = 128
 _REBUILD_DOCUMENTS = 4096  # a rebuild replays batches of thousands: a larger cache pays there
 _REBUILD_CACHE_KB = 256_000  # SQLite page cache while rebuilding (memory stays under 2 GB)
