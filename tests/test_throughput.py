@@ -286,3 +286,18 @@ def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
     position = {path.rsplit(".", 1)[1]: i for i, path in enumerate(order)}
     assert position["LazyMetaRefreshMiddleware"] < position["HttpCacheMiddleware"] \
         < position["HttpCompressionMiddleware"] < position["RedirectMiddleware"]
+
+
+@pytest.mark.parametrize("level, debug_records", [("WARNING", False), ("INFO", False),
+                                                  ("DEBUG", True)])
+def test_scrapys_per_page_debug_lines_are_not_made_below_the_crawls_level(level, debug_records):
+    """Scrapy filters in its root handler; its engine and scraper loggers (a line for every
+    response and every item) take the crawl's level so no record is built to be dropped, and
+    a DEBUG crawl after a quiet one in the same process still gets them."""
+    import logging
+
+    from crawler.crawl import project_settings, quiet_noisy_loggers
+
+    quiet_noisy_loggers(project_settings({"LOG_LEVEL": level}))
+    for name in ("scrapy.core.engine", "scrapy.core.scraper"):
+        assert logging.getLogger(name).isEnabledFor(logging.DEBUG) is debug_records
