@@ -19,7 +19,7 @@ from typing import Any
 import xxhash
 from twisted.internet import task
 
-from crawler import store
+from crawler import settings as defaults, store
 from crawler.dberrors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.sketch import fingerprint
@@ -61,7 +61,7 @@ def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParam
 class ExtractPipeline:
     """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
 
-    def __init__(self, crawler, workers: int, params: DedupParams, queue_per_worker: int = 8,
+    def __init__(self, crawler, workers: int, params: DedupParams, queue_per_worker: int,
                  keep_html: bool = False):
         self.crawler = crawler
         self.workers = workers
@@ -82,8 +82,9 @@ class ExtractPipeline:
         s = crawler.settings
         workers = s.get("CRAWLER_EXTRACT_WORKERS")
         workers = (os.cpu_count() or 1) if workers is None else int(workers)
-        return cls(crawler, workers, DedupParams.from_settings(s),
-                   s.getint("CRAWLER_EXTRACT_QUEUE", 8), s.getbool("CRAWLER_KEEP_HTML"))
+        queue = s.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
+        return cls(crawler, workers, DedupParams.from_settings(s), queue,
+                   s.getbool("CRAWLER_KEEP_HTML"))
 
     def open_spider(self) -> None:
         if self.workers > 0:
