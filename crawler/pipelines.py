@@ -28,7 +28,7 @@ from crawler.items import FeedLink, Page
 from crawler.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
 from crawler.middlewares import stop_for_database
 from crawler.urls import canonicalize, site_of
-from crawler.workers import context as workers_context
+from crawler.workers import context as workers_context, pinning
 
 
 def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams,
@@ -62,9 +62,10 @@ class ExtractPipeline:
     """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
 
     def __init__(self, crawler, workers: int, params: DedupParams, queue_per_worker: int,
-                 keep_html: bool = False):
+                 keep_html: bool = False, pin_workers: bool = True):
         self.crawler = crawler
         self.workers = workers
+        self.pin_workers = pin_workers
         self.params = params
         self.keep_html = keep_html
         self.cache_dir = resume_cache_dir(crawler.settings)
@@ -83,8 +84,9 @@ class ExtractPipeline:
         workers = s.get("CRAWLER_EXTRACT_WORKERS")
         workers = (os.cpu_count() or 1) if workers is None else int(workers)
         queue = s.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
+        pin = s.getbool("CRAWLER_PIN_WORKERS", defaults.CRAWLER_PIN_WORKERS)
         return cls(crawler, workers, DedupParams.from_settings(s), queue,
-                   s.getbool("CRAWLER_KEEP_HTML"))
+                   s.getbool("CRAWLER_KEEP_HTML"), pin)
 
     def open_spider(self) -> None:
         if self.workers > 0:
@@ -92,7 +94,9 @@ class ExtractPipeline:
             # (crawler.workers). Until it is ready (~2 s, less when the command line started
             # it early) spawning a worker blocks: the workers are started from a thread, and
             # pages wait for it, not the reactor.
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=workers_context())
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=workers_context(),
+                **(pinning(self.workers) if self.pin_workers else {}))
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # not in the reactor (tests): started with the first page

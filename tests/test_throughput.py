@@ -311,6 +311,32 @@ def test_the_workers_start_with_the_servers_objects_frozen_and_without_scipy():
         done.stderr[-2000:]
 
 
+def _cores_after_a_second(_) -> tuple[int, list[int]]:
+    """In a worker: its pid and cores, after a second (so each of two workers takes one call)."""
+    time.sleep(1)
+    return os.getpid(), sorted(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="pinning needs Linux and two cores")
+@pytest.mark.parametrize("pin", [True, False])
+def test_each_extraction_worker_runs_on_a_core_of_its_own(pin):
+    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_WORKERS": 2, "CRAWLER_PIN_WORKERS": pin})
+    crawler.spider = crawler._create_spider("pinned")
+    pipeline = ExtractPipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    try:
+        answers = list(pipeline.pool.map(_cores_after_a_second, range(2)))
+    finally:
+        pipeline.close_spider()
+    cores = sorted(os.sched_getaffinity(0))
+    assert len({pid for pid, _ in answers}) == 2
+    if pin:
+        assert sorted(c for _, cs in answers for c in cs) == cores[:2]
+    else:
+        assert [cs for _, cs in answers] == [cores, cores]
+
+
 def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
     """Cached after decompression and redirects, so the workers can read a page from its cache
     file (a compressed entry would make every gzip-served page go through the pipe)."""
