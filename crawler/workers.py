@@ -8,9 +8,10 @@ the other core while the main process imports Scrapy and opens the database.
 Each worker is pinned to a core of its own (``pinning``). A crawl runs more busy processes than
 cores (the workers, the reactor's process, the web server in a benchmark): unpinned, the
 scheduler moves a worker to the other core whenever one of them wakes there, and the worker
-leaves its caches behind. Pinned, the workers spent 3% less CPU a page (24.25 against 25.00 ms
-in three A/B pairs of 3,000-page crawls on 2 cores), while the ceiling's pool, which has the
-cores to itself, extracted as fast either way.
+leaves its caches behind. Pinned (when there is one worker per core, the default), the
+workers spent 3% less CPU a page (24.25 against 25.00 ms in three A/B pairs of 3,000-page
+crawls on 2 cores), while the ceiling's pool, which has the cores to itself, extracted as
+fast either way.
 """
 from __future__ import annotations
 
@@ -39,12 +40,14 @@ def start_early(settings: dict) -> None:
 
 def pinning(workers: int) -> dict:
     """``ProcessPoolExecutor`` arguments that pin its ``workers`` each to its own core of those
-    this process may run on; none where that is not possible (one core, more workers than
-    cores, no ``sched_setaffinity``: not Linux)."""
+    this process may run on, when there is one worker per core (the default); none otherwise.
+    Fewer workers than cores means the machine is shared (several crawls, other work): pinned,
+    every crawl's workers would crowd onto the first cores. No pinning on one core, nor without
+    ``sched_setaffinity`` (not Linux)."""
     if not hasattr(os, "sched_setaffinity"):
         return {}
     cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2 or workers > len(cpus):
+    if len(cpus) < 2 or workers != len(cpus):
         return {}
     started = multiprocessing.get_context("forkserver").Value("i", 0)
     return {"initializer": pin_worker, "initargs": (started, tuple(cpus))}
