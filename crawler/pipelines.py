@@ -62,7 +62,7 @@ class ExtractPipeline:
     """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
 
     def __init__(self, crawler, workers: int, params: DedupParams, queue_per_worker: int,
-                 keep_html: bool = False, pin_workers: bool = True):
+                 keep_html: bool, pin_workers: bool):
         self.crawler = crawler
         self.workers = workers
         self.pin_workers = pin_workers

@@ -103,8 +103,9 @@ CRAWLER_REFRESH = False
 CRAWLER_MIN_WORDS = 10
 #: Extraction worker processes (None: one per core); 0 extracts inline (debugging).
 CRAWLER_EXTRACT_WORKERS = None
-#: Pin each extraction worker to a core of its own (Linux; see crawler.workers). Turn off where
-#: other heavy work shares the machine's cores and a worker should move to whichever is free.
+#: With one extraction worker per core (the default), pin each to a core of its own (Linux; see
+#: crawler.workers). Turn off where other heavy work shares the machine's cores and a worker
+#: should move to whichever is free.
 CRAWLER_PIN_WORKERS = True
 #: Pages handed to the extraction pool at once, per worker (the rest wait, bounded by Scrapy's
 #: SCRAPER_SLOT_MAX_ACTIVE_SIZE, which pauses downloads). 8 pages (~0.2 s of extraction) keep

@@ -312,7 +312,7 @@ def test_the_workers_start_with_the_servers_objects_frozen_and_without_scipy():
 
 
 def _cores_after_a_second(_) -> tuple[int, list[int]]:
-    """In a worker: its pid and cores, after a second (so each of two workers takes one call)."""
+    """In a worker: its pid and cores, after a second (so that each worker takes one call)."""
     time.sleep(1)
     return os.getpid(), sorted(os.sched_getaffinity(0))
 
