@@ -28,7 +28,7 @@ from crawler.items import FeedLink, Page
 from crawler.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
 from crawler.middlewares import stop_for_database
 from crawler.urls import canonicalize, site_of
-from crawler.workers import context as workers_context, pinning
+from crawler.workers import context as workers_context, pinning, usable_cores
 
 
 def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams,
@@ -82,7 +82,7 @@ class ExtractPipeline:
     def from_crawler(cls, crawler):
         s = crawler.settings
         workers = s.get("CRAWLER_EXTRACT_WORKERS")
-        workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        workers = len(usable_cores()) if workers is None else int(workers)
         queue = s.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
         pin = s.getbool("CRAWLER_PIN_WORKERS", defaults.CRAWLER_PIN_WORKERS)
         return cls(crawler, workers, DedupParams.from_settings(s), queue,

@@ -101,7 +101,7 @@ CRAWLER_KEEP_HTML = False
 CRAWLER_REFRESH = False
 #: Pages whose extracted text has fewer words are recorded as "no_text", not stored.
 CRAWLER_MIN_WORDS = 10
-#: Extraction worker processes (None: one per core); 0 extracts inline (debugging).
+#: Extraction worker processes (None: one per core this process may use); 0 extracts inline.
 CRAWLER_EXTRACT_WORKERS = None
 #: With one extraction worker per core (the default), pin each to a core of its own (Linux; see
 #: crawler.workers). Turn off where other heavy work shares the machine's cores and a worker

@@ -38,16 +38,22 @@ def start_early(settings: dict) -> None:
     forkserver.ensure_running()
 
 
+def usable_cores() -> list[int]:
+    """The cores this process may run on (a cpuset or ``taskset`` may allow fewer than the
+    machine has); without ``sched_getaffinity`` (not Linux), all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
 def pinning(workers: int) -> dict:
     """``ProcessPoolExecutor`` arguments that pin its ``workers`` each to its own core of those
     this process may run on, when there is one worker per core (the default); none otherwise.
     Fewer workers than cores means the machine is shared (several crawls, other work): pinned,
     every crawl's workers would crowd onto the first cores. No pinning on one core, nor without
     ``sched_setaffinity`` (not Linux)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return {}
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2 or workers != len(cpus):
+    cpus = usable_cores()
+    if not hasattr(os, "sched_setaffinity") or len(cpus) < 2 or workers != len(cpus):
         return {}
     started = multiprocessing.get_context("forkserver").Value("i", 0)
     return {"initializer": pin_worker, "initargs": (started, tuple(cpus))}

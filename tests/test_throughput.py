@@ -349,6 +349,24 @@ def test_workers_are_not_pinned_when_turned_off_or_fewer_than_the_cores(workers,
     assert _extraction_pool_cores(workers, pin) == [_CORES] * workers
 
 
+_ON_ONE_CORE = """
+import os
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+from scrapy.utils.test import get_crawler
+from crawler.pipelines import ExtractPipeline
+print(ExtractPipeline.from_crawler(get_crawler()).workers)
+"""
+
+
+@pytest.mark.skipif(len(_CORES) < 2, reason="needs Linux and two cores")
+def test_one_worker_per_core_the_crawl_may_use():
+    """A crawl allowed fewer cores than the machine has (cpuset, taskset) starts fewer
+    workers, not one per core of the machine."""
+    done = subprocess.run([sys.executable, "-c", _ON_ONE_CORE], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "1", done.stderr[-2000:]
+
+
 def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
     """Cached after decompression and redirects, so the workers can read a page from its cache
     file (a compressed entry would make every gzip-served page go through the pipe)."""
