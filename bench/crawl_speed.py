@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.demo.server import LocalWeb, Resource, Site  # noqa: E402
-from crawler.workers import pinning  # noqa: E402
+from crawler.workers import pinning, usable_cores  # noqa: E402
 
 CORPUS = Path(os.environ.get("CRAWLER_CORPUS", ROOT.parent / "shared" / "corpus"))
 OUT = ROOT / "bench" / "out" / "crawl_speed"
@@ -506,7 +506,7 @@ def main() -> None:
     parser.add_argument("--ceiling-pages", type=int, default=0,
                         help="extract only a random sample of this many of a crawl's pages for "
                              "its ceiling (quicker, biased; default: all of them)")
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--cores", type=int, default=len(usable_cores()),
                         help="processes of the ceiling's pool")
     parser.add_argument("--extract-workers", type=int, default=None,
                         help="the crawl's CRAWLER_EXTRACT_WORKERS (default: one per core)")
@@ -545,7 +545,7 @@ def main() -> None:
     pages = PageSet(templates, args.dup_share)
     print(f"{len(templates)} corpus pages; crawls of {', '.join(map(str, sizes))} pages on "
           f"{args.sites} sites, {args.dup_share:.0%} near-identical copies; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+          f"load average {os.getloadavg()[0]:.1f} on {len(usable_cores())} cores", flush=True)
     web, feeds = build_web(pages, sizes, args.sites, args.feed_items)
     if args.serve:
         serve(web, feeds, args.serve)
@@ -701,8 +701,9 @@ def print_crawl(r: dict) -> None:
 def print_table(results: dict) -> None:
     p = results["pickling"]
     print()
-    print(f"{os.cpu_count()} cores; extract + sketch {results['ceiling_analyse']:.1f} pages/s; "
-          f"pickling a page for a worker {p['us_per_page']} us ({p['kb_per_page']} KB)")
+    print(f"{len(usable_cores())} cores; extract + sketch "
+          f"{results['ceiling_analyse']:.1f} pages/s; pickling a page for a worker "
+          f"{p['us_per_page']} us ({p['kb_per_page']} KB)")
     print(f"{'crawl':<14}{'pages':>7}{'ceiling':>9}{'pages/s':>9}{'ratio':>7}{'CPU ratio':>10}"
           f"{'crawling':>10}{'main MB':>9}{'all MB':>8}{'PSS MB':>8}{'busy':>7}{'blocked':>9}"
           f"{'main ms':>9}{'work ms':>9}{'srv ms':>8}")
