@@ -15,6 +15,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -347,6 +348,42 @@ def test_workers_are_not_pinned_when_turned_off_or_fewer_than_the_cores(workers,
     pin theirs to the first cores."""
     workers = len(_CORES) if workers == "all" else workers
     assert _extraction_pool_cores(workers, pin) == [_CORES] * workers
+
+
+_BATCH = getattr(os, "SCHED_BATCH", None)
+
+
+def _scheduling_policies(batch_scheduling: bool) -> tuple[int, int, int]:
+    """The policy of the thread that opens the extraction pool while it is open, of a worker,
+    and of the thread after the pool closed (in a thread of its own: pytest's stays as it is)."""
+    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_WORKERS": 1,
+                                         "CRAWLER_BATCH_SCHEDULING": batch_scheduling})
+    crawler.spider = crawler._create_spider("policy")
+    pipeline = ExtractPipeline.from_crawler(crawler)
+    seen = []
+
+    def run() -> None:
+        pipeline.open_spider()
+        try:
+            seen.append(os.sched_getscheduler(0))
+            seen.append(pipeline.pool.submit(os.sched_getscheduler, 0).result(timeout=60))
+        finally:
+            pipeline.close_spider()
+        seen.append(os.sched_getscheduler(0))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    return tuple(seen)
+
+
+@pytest.mark.skipif(_BATCH is None, reason="scheduling policies are Linux's")
+@pytest.mark.parametrize("batch_scheduling", [True, False])
+def test_the_reactor_thread_yields_to_the_workers_only_while_they_run(batch_scheduling):
+    """SCHED_BATCH for the thread that runs the reactor (its wake-ups wait for a tick instead
+    of preempting a worker), never for the workers, and undone when the pool closes."""
+    during = _BATCH if batch_scheduling else os.SCHED_OTHER
+    assert _scheduling_policies(batch_scheduling) == (during, os.SCHED_OTHER, os.SCHED_OTHER)
 
 
 _ON_ONE_CORE = """
