@@ -16,7 +16,7 @@ fast either way.
 While the pool runs, the reactor's thread is a ``SCHED_BATCH`` thread (``yield_to_workers``):
 it wakes up for every network event and batch, and as a normal thread each wake-up preempted
 a worker at once (8 preemptions of the workers an article); as a batch thread it waits for the
-scheduler's next tick (at most 4 ms at 250 Hz) and then handles what arrived meanwhile in one
+scheduler's next tick (every 4 ms at 250 Hz) and then handles what arrived meanwhile in one
 go (4 preemptions an article). Its share of the CPU is the same: the policy changes when it
 runs, not how much.
 """
