@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.demo.server import LocalWeb, Resource, Site  # noqa: E402
-from crawler.workers import pinning, usable_cores  # noqa: E402
+from crawler.runtime.workers import pinning, usable_cores  # noqa: E402
 
 CORPUS = Path(os.environ.get("CRAWLER_CORPUS", ROOT.parent / "shared" / "corpus"))
 OUT = ROOT / "bench" / "out" / "crawl_speed"
@@ -256,7 +256,7 @@ def rss_feed(site: Site, numbers: list[int]) -> str:
 
 
 def _extract_one(args) -> float:
-    from crawler.extract import extract_article
+    from crawler.extract.article import extract_article
     body, url = args
     started = time.process_time()
     extract_article(body, url)
@@ -265,7 +265,7 @@ def _extract_one(args) -> float:
 
 def _analyse_one(args) -> float:
     from crawler.dedup import DedupParams
-    from crawler.pipelines import analyse_page
+    from crawler.runtime.pipelines import analyse_page
     body, url = args
     started = time.process_time()
     analyse_page(body, url, None, DedupParams())

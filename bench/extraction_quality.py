@@ -39,7 +39,7 @@ import trafilatura  # noqa: E402
 
 from bench.aeb_metric import page_counts, score  # noqa: E402
 from crawler.demo.server import LocalWeb, Resource, Site  # noqa: E402
-from crawler.extract import extract_article  # noqa: E402
+from crawler.extract.article import extract_article  # noqa: E402
 
 CORPUS = Path(os.environ.get("CRAWLER_CORPUS", ROOT.parent / "shared" / "corpus"))
 BENCH = CORPUS / "extraction-benchmark"
@@ -137,7 +137,7 @@ def rss_feed(base: str, pages: list[dict]) -> str:
 
 
 def _crawl_child(feed: str, db_path: str, settings: dict, queue) -> None:
-    from crawler.crawl import crawl_feeds
+    from crawler.runtime.crawl import crawl_feeds
 
     queue.put(crawl_feeds([feed], db_path, settings))
 
@@ -192,7 +192,7 @@ def main() -> None:
     print(f"article-extraction benchmark: {len(pages)} pages, metric: 4-word shingles, "
           "P and R averaged over pages, F1 of the averages")
     extractors = {"trafilatura.extract (defaults)": trafilatura_defaults,
-                  "crawler.extract.extract_article": ours}
+                  "crawler.extract.article.extract_article": ours}
     texts, ms = run_interleaved(pages, extractors, args.repeat)
     base_name, ours_name = list(extractors)
     for name in extractors:

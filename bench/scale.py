@@ -45,7 +45,7 @@ from crawler.dedup.index import Index, site_paragraph_key  # noqa: E402
 from crawler.dedup.sketch import fingerprint  # noqa: E402
 from crawler.dedup.stories import StoryAssigner  # noqa: E402
 from crawler.items import Page  # noqa: E402
-from crawler.pipelines import store_page  # noqa: E402
+from crawler.runtime.pipelines import store_page  # noqa: E402
 
 PARAMS = DedupParams()
 N_SITES = 500

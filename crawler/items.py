@@ -15,7 +15,7 @@ class Page:
     feed_url: str | None = None  # the feed (or site) that led here
     entry: dict = field(default_factory=dict)  # the feed entry's own fields
     status: int = 200
-    cache_key: str | None = None  # its HTTP-cache entry (crawler.jobs), dropped once stored
+    cache_key: str | None = None  # its HTTP-cache entry (crawler.fetch.jobs), dropped once stored
 
 
 @dataclass

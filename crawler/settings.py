@@ -6,8 +6,8 @@ them with ``-s NAME=VALUE``. The project's own settings are documented in the RE
 from __future__ import annotations
 
 BOT_NAME = "news-crawler"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+SPIDER_MODULES = ["crawler.fetch.spiders"]
+NEWSPIDER_MODULE = "crawler.fetch.spiders"
 
 # ---------------------------------------------------------------- politeness
 #: Who we are; CRAWLER_CONTACT_URL is appended so site owners can reach the operator.
@@ -50,22 +50,22 @@ FEED_EXPORT_ENCODING = "utf-8"
 #: Only http(s) is ever fetched: Scrapy's file:, data:, ftp: and s3: handlers are switched off.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
-    "crawler.politeness.PublisherSlotMiddleware": 60,     # slot per publisher (CRAWLER_SLOT_BY)
+    "crawler.fetch.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
+    "crawler.fetch.politeness.PublisherSlotMiddleware": 60,     # slot per publisher (CRAWLER_SLOT_BY)
     # Scrapy 2.19's lets all but one request through while robots.txt downloads (politeness.py)
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.politeness.RobotsTxtMiddleware": 100,
-    "crawler.politeness.RetryAfterMiddleware": 560,       # sees 429/503 before RetryMiddleware
-    "crawler.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
+    "crawler.fetch.politeness.RobotsTxtMiddleware": 100,
+    "crawler.fetch.politeness.RetryAfterMiddleware": 560,       # sees 429/503 before RetryMiddleware
+    "crawler.fetch.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
     # Scrapy's meta-refresh check decodes every page in the reactor; this one looks first.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.metarefresh.LazyMetaRefreshMiddleware": 580,
+    "crawler.fetch.metarefresh.LazyMetaRefreshMiddleware": 580,
     # The resume cache (crawler/jobs.py) keeps pages as the spider sees them: after
     # decompression (590) and redirects (600), not as received (Scrapy's 900). A worker reads a
     # page from its cache file instead of receiving it through a pipe.
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 585,
 }
-SPIDER_MIDDLEWARES = {"crawler.middlewares.DatabaseErrorMiddleware": 950}
+SPIDER_MIDDLEWARES = {"crawler.fetch.middlewares.DatabaseErrorMiddleware": 950}
 #: Fetch private, loopback and link-local addresses even when the crawl started on a public host.
 CRAWLER_ALLOW_PRIVATE_ADDRESSES = False
 #: If set (e.g. ["127.0.0.0/8"]), only IP-literal hosts in these networks are fetched and no
@@ -83,13 +83,13 @@ CRAWLER_LOCK_WAIT = 0.0
 #: (~3 ms per page measured by bench/crawl_speed.py).
 CONCURRENT_ITEMS = 4
 ITEM_PIPELINES = {
-    "crawler.pipelines.ExtractPipeline": 100,
-    "crawler.pipelines.StorePipeline": 800,
+    "crawler.runtime.pipelines.ExtractPipeline": 100,
+    "crawler.runtime.pipelines.StorePipeline": 800,
 }
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
-    "crawler.progress.Progress": 500,
-    "crawler.reactor_monitor.ReactorMonitor": 510,
+    "crawler.runtime.progress.Progress": 500,
+    "crawler.runtime.reactor_monitor.ReactorMonitor": 510,
 }
 
 # ---------------------------------------------------------------- the project's own
@@ -104,11 +104,11 @@ CRAWLER_MIN_WORDS = 10
 #: Extraction worker processes (None: one per core this process may use); 0 extracts inline.
 CRAWLER_EXTRACT_WORKERS = None
 #: With one extraction worker per core (the default), pin each to a core of its own (Linux; see
-#: crawler.workers). Turn off where other heavy work shares the machine's cores and a worker
+#: crawler.runtime.workers). Turn off where other heavy work shares the machine's cores and a worker
 #: should move to whichever is free.
 CRAWLER_PIN_WORKERS = True
 #: While extraction workers run, the reactor's thread is SCHED_BATCH (Linux; see
-#: crawler.workers): its frequent short wake-ups then wait for the next scheduler tick instead
+#: crawler.runtime.workers): its frequent short wake-ups then wait for the next scheduler tick instead
 #: of preempting a worker each time.
 CRAWLER_BATCH_SCHEDULING = True
 #: Pages handed to the extraction pool at once, per worker (the rest wait, bounded by Scrapy's

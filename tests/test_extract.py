@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import (ARTICLE_KEYS, clean_title, decode_html, extract_article,
+from crawler.extract.article import (ARTICLE_KEYS, clean_title, decode_html, extract_article,
                              normalize_published)
 
 SAMPLE_EVERY = 5

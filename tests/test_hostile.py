@@ -16,7 +16,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from crawler import store
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.middlewares import is_public
+from crawler.fetch.middlewares import is_public
 from tests.conftest import run_cli
 from tests.faults_server import (calendar, close_mid_body, endless, gzip_bomb, gzipped,
                                  redirect, redirect_chain, trickle)

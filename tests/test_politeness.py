@@ -10,7 +10,7 @@ import pytest
 
 from crawler import store
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.politeness import parse_retry_after, publisher_key, user_agent
+from crawler.fetch.politeness import parse_retry_after, publisher_key, user_agent
 from tests.conftest import run_cli
 from tests.loopback_resolver import NAMES
 from tests.pages import LOREM_DE, article_page, rss

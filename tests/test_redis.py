@@ -222,13 +222,13 @@ def test_a_new_writer_takes_over_unacknowledged_results_and_stores_nothing_twice
     twice (a worker that died after sending redid its page): all stored once."""
     import urllib.request
 
-    from crawler.crawl import project_settings
+    from crawler.runtime.crawl import project_settings
     from crawler.dedup import DedupParams
     from crawler.distributed import WRITER_GROUP, Keys, ensure_group
     from crawler.distributed.messages import encode
     from crawler.items import Page
-    from crawler.pipelines import analyse_page
-    from crawler.urls import canonicalize
+    from crawler.runtime.pipelines import analyse_page
+    from crawler.fetch.urls import canonicalize
 
     keys = Keys()
     ensure_group(client, keys)

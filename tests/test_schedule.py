@@ -11,7 +11,7 @@ import pytest
 
 from crawler import store
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.every import pass_argv
+from crawler.cli.every import pass_argv
 from crawler.schedule import (Outcome, Policy, format_duration, is_due, next_interval,
                               parse_duration, plan_updates)
 from tests.conftest import run_cli

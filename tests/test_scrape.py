@@ -15,8 +15,8 @@ from crawler import store
 from crawler.demo import build_sites, expected_urls
 from crawler.demo.sites import all_pages
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.pagekind import url_hint
-from crawler.urls import canonicalize
+from crawler.fetch.pagekind import url_hint
+from crawler.fetch.urls import canonicalize
 from tests.conftest import run_cli
 from tests.pages import LOREM_DE, article_page
 
@@ -284,7 +284,7 @@ def test_bad_arguments_are_user_errors(tmp_path):
 
 
 def test_stays_on_the_site_host_and_subdomains_when_asked():
-    from crawler.spiders.sites import SiteSpider
+    from crawler.fetch.spiders.sites import SiteSpider
 
     only_host = SiteSpider(site="https://www.example.org/")
     with_subs = SiteSpider(site="https://www.example.org/", subdomains=True)

@@ -1,4 +1,4 @@
-"""Article or listing page (crawler.pagekind): real article pages of the corpus, the demo's
+"""Article or listing page (crawler.fetch.pagekind): real article pages of the corpus, the demo's
 home, section and article pages served over HTTP, listing pages as CMSs make them."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from crawler.demo import build_sites, expected_urls
 from crawler.demo.server import LocalWeb
-from crawler.pagekind import classify_page, url_hint
+from crawler.fetch.pagekind import classify_page, url_hint
 
 
 def test_url_hints():

@@ -25,12 +25,12 @@ from scrapy.utils.test import get_crawler
 
 from crawler.demo.server import LocalWeb, Resource, Site
 from crawler.items import Page
-from crawler.jobs import (AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry,
+from crawler.fetch.jobs import (AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry,
                          spare_dir)
-from crawler.metarefresh import LazyMetaRefreshMiddleware
+from crawler.fetch.metarefresh import LazyMetaRefreshMiddleware
 from crawler.dedup import DedupParams
-from crawler.pipelines import ExtractPipeline, analyse_page
-from crawler.reactor_monitor import ReactorMonitor
+from crawler.runtime.pipelines import ExtractPipeline, analyse_page
+from crawler.runtime.reactor_monitor import ReactorMonitor
 from tests.conftest import run_cli
 from tests.pages import article_page, rss
 
@@ -182,7 +182,7 @@ def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
     cache, e.g. still compressed) or cannot be read falls back to sending the page."""
     crawler = get_crawler(settings_dict={
         "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path),
-        "HTTPCACHE_STORAGE": "crawler.jobs.AtomicFilesystemCacheStorage",
+        "HTTPCACHE_STORAGE": "crawler.fetch.jobs.AtomicFilesystemCacheStorage",
         "CRAWLER_EXTRACT_WORKERS": 1})
     crawler.spider = type("Spider", (), {"name": "feeds"})()
     pipeline = ExtractPipeline.from_crawler(crawler)
@@ -252,9 +252,9 @@ def test_a_stored_articles_cache_file_is_overwritten_by_the_next_page(tmp_path):
 
 
 def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
-    """crawler.workerinit warms the workers up with one page: it must reach the text, the
+    """crawler.runtime.workerinit warms the workers up with one page: it must reach the text, the
     date search and the language model, or the workers pay for them on their first page."""
-    from crawler import workerinit
+    from crawler.runtime import workerinit
 
     article = analyse_page(workerinit._PAGE, "http://127.0.0.1/warm-up.html", None,
                            DedupParams())
@@ -266,7 +266,8 @@ def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
 _START_EARLY = """
 import os, sys
 from concurrent.futures import ProcessPoolExecutor
-from crawler import cli, workers
+from crawler import cli
+from crawler.runtime import workers
 scrapy_imported = "scrapy" in sys.modules  # the command line has not imported it yet
 workers.start_early({"CRAWLER_EXTRACT_WORKERS": sys.argv[1]})
 children = open(f"/proc/self/task/{os.getpid()}/children").read().split()
@@ -289,7 +290,7 @@ def test_the_command_line_starts_the_warm_fork_server_before_the_crawl(setting, 
 _WORKER_STATE = """
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from crawler import workers
+from crawler.runtime import workers
 state = "(__import__('gc').get_freeze_count() > 10000, __import__('gc').get_threshold()[0], "
 state += "'scipy.special' in sys.modules, __import__('datasketch.lsh').lsh._optimal_param("
 state += "0.5, 128, 0.5, 0.5))"
@@ -390,7 +391,7 @@ _ON_ONE_CORE = """
 import os
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 from scrapy.utils.test import get_crawler
-from crawler.pipelines import ExtractPipeline
+from crawler.runtime.pipelines import ExtractPipeline
 print(ExtractPipeline.from_crawler(get_crawler()).workers)
 """
 
@@ -407,7 +408,7 @@ def test_one_worker_per_core_the_crawl_may_use():
 def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
     """Cached after decompression and redirects, so the workers can read a page from its cache
     file (a compressed entry would make every gzip-served page go through the pipe)."""
-    from crawler.crawl import project_settings
+    from crawler.runtime.crawl import project_settings
     from scrapy.utils.conf import build_component_list
 
     order = build_component_list(project_settings().getwithbase("DOWNLOADER_MIDDLEWARES"))
@@ -424,7 +425,7 @@ def test_scrapys_per_page_debug_lines_are_not_made_below_the_crawls_level(level,
     a DEBUG crawl after a quiet one in the same process still gets them."""
     import logging
 
-    from crawler.crawl import project_settings, quiet_noisy_loggers
+    from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
 
     quiet_noisy_loggers(project_settings({"LOG_LEVEL": level}))
     for name in ("scrapy.core.engine", "scrapy.core.scraper"):

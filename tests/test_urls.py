@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.urls import canonicalize, is_crawlable, is_tracking_param, site_of
+from crawler.fetch.urls import canonicalize, is_crawlable, is_tracking_param, site_of
 
 
 @pytest.mark.parametrize("url, expected", [

@@ -64,10 +64,10 @@ def run_demo(db_path: str | Path = "storage/demo.db", settings: dict | None = No
              port: int = DEMO_PORT) -> dict:
     """Serve the demo sites, crawl their feeds into ``db_path``, stop the sites.
 
-    Returns the crawl's summary (``crawler.crawl.crawl_feeds``) with a ``demo`` entry saying
+    Returns the crawl's summary (``crawler.runtime.crawl.crawl_feeds``) with a ``demo`` entry saying
     what the demo holds, so the summary can be read against it.
     """
-    from crawler.crawl import crawl_feeds  # Scrapy is only needed when the demo really runs
+    from crawler.runtime.crawl import crawl_feeds  # Scrapy is only needed when the demo really runs
 
     web, sites = _start(port)
     try:

@@ -4,7 +4,7 @@
 is fetched once across all of them; they fetch, extract and sketch (the usual ExtractPipeline)
 and send every result (article with its fingerprint, failure, feed state, feed link) into one
 Redis stream. ``crawler store`` is the single writer: it reads the stream with a consumer group,
-writes through the same code path as a local crawl (``crawler.pipelines.store_page``), gives
+writes through the same code path as a local crawl (``crawler.runtime.pipelines.store_page``), gives
 each new article its story (the story index lives with the writer, in SQLite) and acknowledges
 the entries only after the SQLite commit. Nothing is lost when a process dies: a worker's
 requests in flight are leased and go back to the queue when its heartbeat stops; the writer's

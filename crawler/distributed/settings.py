@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "CRAWLER_REDIS_WRITER_TTL": 15.0,
 }
 
-STORE_PIPELINE = "crawler.pipelines.StorePipeline"
+STORE_PIPELINE = "crawler.runtime.pipelines.StorePipeline"
 PUSH_PIPELINE = "crawler.distributed.pipelines.RedisPushPipeline"
 
 

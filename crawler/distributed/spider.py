@@ -25,7 +25,7 @@ from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
 from crawler.items import Page
-from crawler.spiders.feeds import FeedSpider
+from crawler.fetch.spiders.feeds import FeedSpider
 
 from . import Keys, connect, ensure_group, round_trips
 from .outbox import Outbox

@@ -14,8 +14,8 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
     """Crawl from the shared queue until stopped (or idle: CRAWLER_REDIS_IDLE_EXIT)."""
     from scrapy.crawler import CrawlerProcess
 
-    from crawler.crawl import project_settings, quiet_noisy_loggers
-    from crawler.gcpolicy import settled_for_crawl
+    from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
+    from crawler.runtime.gcpolicy import settled_for_crawl
 
     from .spider import RedisFeedSpider
 

@@ -1,7 +1,7 @@
 """``crawler store``: the single SQLite writer of a distributed crawl.
 
 Reads the results stream with a consumer group (XREADGROUP), writes each batch in one SQLite
-transaction through the local crawl's own write path (``crawler.pipelines.store_page``: the
+transaction through the local crawl's own write path (``crawler.runtime.pipelines.store_page``: the
 articles, their feeds, their stories), and acknowledges the entries (XACK, then XDEL) only after
 the commit. A writer killed before its XACK leaves the entries pending; the next writer claims
 them (XAUTOCLAIM) and writes them again, which stores nothing twice (articles.url is unique).
@@ -24,7 +24,7 @@ from crawler import store
 from crawler.dedup import DedupParams
 from crawler.dedup.stories import StoryAssigner
 from crawler.errors import UserError
-from crawler.pipelines import store_page
+from crawler.runtime.pipelines import store_page
 
 from . import WRITER_GROUP, Keys, ensure_group, round_trips
 from .messages import decode
@@ -254,9 +254,9 @@ class Writer:
 def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str, Any],
                idle_exit: float = 0.0, quiet: bool = False) -> dict:
     """Open the database and the stream, write until done; returns the crawl summary."""
-    from crawler.crawl import project_settings, summarize
-    from crawler.gcpolicy import settled_for_crawl
-    from crawler.lock import CrawlLock
+    from crawler.runtime.crawl import project_settings, summarize
+    from crawler.runtime.gcpolicy import settled_for_crawl
+    from crawler.store.lock import CrawlLock
 
     from . import connect
 

@@ -20,15 +20,15 @@ import xxhash
 from twisted.internet import task
 
 from crawler import settings as defaults, store
-from crawler.dberrors import fatal_database_error
+from crawler.store.errors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.sketch import fingerprint
 from crawler.dedup.stories import StoryAssigner
 from crawler.items import FeedLink, Page
-from crawler.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
-from crawler.middlewares import stop_for_database
-from crawler.urls import canonicalize, site_of
-from crawler.workers import (context as workers_context, pinning, restore_policy, usable_cores,
+from crawler.fetch.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
+from crawler.fetch.middlewares import stop_for_database
+from crawler.fetch.urls import canonicalize, site_of
+from crawler.runtime.workers import (context as workers_context, pinning, restore_policy, usable_cores,
                              yield_to_workers)
 
 
@@ -44,7 +44,7 @@ def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParam
     With ``keep_html`` the page is also gzipped here (``html_gz``): compressing a 200 KB page
     takes milliseconds that the main process, which runs the reactor, should not spend.
     """
-    from crawler.extract import extract_article  # trafilatura: imported by the workers only
+    from crawler.extract.article import extract_article  # trafilatura: imported by the workers only
     if cached:
         path, length, digest = cached
         body = read_entry(path)["body"]
@@ -95,7 +95,7 @@ class ExtractPipeline:
     def open_spider(self) -> None:
         if self.workers > 0:
             # The workers fork from a server that imports and warms up trafilatura once
-            # (crawler.workers). Until it is ready (~2 s, less when the command line started
+            # (crawler.runtime.workers). Until it is ready (~2 s, less when the command line started
             # it early) spawning a worker blocks: the workers are started from a thread, and
             # pages wait for it, not the reactor.
             self.pool = ProcessPoolExecutor(

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from crawler.dberrors import MESSAGES, classify
+from crawler.store.errors import MESSAGES, classify
 from crawler.errors import UserError
 
 

@@ -31,7 +31,7 @@ from trafilatura.utils import HTML_PARSER
 from trafilatura.xml import xmltotxt
 from w3lib.encoding import html_to_unicode
 
-from crawler.urls import canonicalize, is_crawlable
+from crawler.fetch.urls import canonicalize, is_crawlable
 
 #: trafilatura options: fast = no readability/jusText fallback; no comment section. The
 #: metadata comes from ``page_metadata`` on the same parsed tree.

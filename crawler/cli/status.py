@@ -46,7 +46,7 @@ def ago(when: str | None, now: datetime) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     from crawler import settings as defaults
     from crawler import store
-    from crawler.jobs import open_jobs
+    from crawler.fetch.jobs import open_jobs
 
     if not Path(args.db).exists():
         raise UserError(f"no database at {args.db}")

@@ -14,13 +14,13 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler import schedule, store
-from crawler.dberrors import fatal_database_error
+from crawler.store.errors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
-from crawler.gcpolicy import settled_for_crawl
-from crawler.jobs import Job
-from crawler.lock import CrawlLock
+from crawler.runtime.gcpolicy import settled_for_crawl
+from crawler.fetch.jobs import Job
+from crawler.store.lock import CrawlLock
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -36,9 +36,9 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
                settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> dict:
     """Crawl with ``spider`` into ``db_path``; record the run in `crawls`; return its summary.
 
-    Holds the database's crawl lock (crawler.lock) for the whole run. A database that cannot be
+    Holds the database's crawl lock (crawler.store.lock) for the whole run. A database that cannot be
     written (disk full, read-only) ends the crawl with a one-line UserError; what was stored
-    before stays intact (crawler.dberrors).
+    before stays intact (crawler.store.errors).
     """
     wait = project_settings(settings).getfloat("CRAWLER_LOCK_WAIT")
     with CrawlLock(db_path, wait=wait):
@@ -88,7 +88,7 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
                             time.monotonic() - started)
         store.finish_crawl(db, crawl_id, status, summary["counts"])
         summary["status"] = status
-        if job:  # kept for --resume unless the crawl finished (crawler.jobs)
+        if job:  # kept for --resume unless the crawl finished (crawler.fetch.jobs)
             job.end(status == "finished", status)
             summary["job"] = {"outcome": job_outcome, "folder": str(job.folder),
                               "kept": status != "finished"}
@@ -112,7 +112,7 @@ def quiet_noisy_loggers(settings) -> None:
 
 def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None = None,
                 due_only: bool = False) -> dict:
-    """Crawl feed URLs (already read from files: see crawler.feedlist) into ``db_path``, then
+    """Crawl feed URLs (already read from files: see crawler.fetch.feedlist) into ``db_path``, then
     schedule each feed's next fetch (crawler.schedule). ``due_only``: only the feeds whose
     next fetch has come (``crawler crawl --due`` / ``--every``)."""
     crawled = feeds
@@ -154,7 +154,7 @@ def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
 
 def scrape_site(site: str, db_path: str, settings: dict[str, Any] | None = None,
                 **options: Any) -> dict:
-    """Scrape one site (crawler.spiders.sites) into ``db_path``; ``options`` are the site
+    """Scrape one site (crawler.fetch.spiders.sites) into ``db_path``; ``options`` are the site
     spider's (max_pages, max_depth, since, include, exclude, subdomains, follow_links)."""
     options = {k: v for k, v in options.items() if v not in (None, [], "")}
     return run_spider("sites", db_path, "scrape", {"site": site, **options}, settings,

@@ -1,6 +1,6 @@
 """The extraction workers' fork server: started early, so its warm-up overlaps the crawl's.
 
-The server imports and warms up trafilatura (``crawler.workerinit``, ~2 s of CPU) before it
+The server imports and warms up trafilatura (``crawler.runtime.workerinit``, ~2 s of CPU) before it
 forks the first worker. Started by the pipeline, when the spider opens, the first pages wait
 for that; started by the command line as soon as it knows it will crawl, the warm-up runs on
 the other core while the main process imports Scrapy and opens the database.
@@ -27,7 +27,7 @@ import os
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 
-PRELOAD = ["crawler.workerinit"]
+PRELOAD = ["crawler.runtime.workerinit"]
 
 
 def context() -> BaseContext:

@@ -58,7 +58,7 @@ def cache_entry(cachedir: str, spider_name: str, key: str) -> str:
 def resume_cache_dir(settings) -> str | None:
     """The folder of this crawl's resume cache, if it has one (CRAWLER_JOBS)."""
     if settings.getbool("HTTPCACHE_ENABLED") and \
-            settings.get("HTTPCACHE_STORAGE") == "crawler.jobs.AtomicFilesystemCacheStorage":
+            settings.get("HTTPCACHE_STORAGE") == "crawler.fetch.jobs.AtomicFilesystemCacheStorage":
         return settings.get("HTTPCACHE_DIR")
     return None
 
@@ -185,7 +185,7 @@ class Job:
             "HTTPCACHE_ENABLED": True,
             "HTTPCACHE_DIR": str(self.folder / "httpcache"),
             "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.DummyPolicy",
-            "HTTPCACHE_STORAGE": "crawler.jobs.AtomicFilesystemCacheStorage",
+            "HTTPCACHE_STORAGE": "crawler.fetch.jobs.AtomicFilesystemCacheStorage",
             "HTTPCACHE_EXPIRATION_SECS": 0,
             "HTTPCACHE_IGNORE_HTTP_CODES": NOT_CACHED,
         }

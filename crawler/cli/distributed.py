@@ -7,7 +7,7 @@ import os
 
 from crawler.errors import UserError
 
-from . import DEFAULT_PREFIX
+from crawler.distributed import DEFAULT_PREFIX
 
 EPILOG = """\
 On one machine (or several: point every process at the same Redis):
@@ -68,7 +68,7 @@ def add_redis_options(parser: argparse.ArgumentParser, idle: bool = True) -> Non
 
 
 def _feeds(args) -> list[str]:
-    from crawler.feedlist import read_feed_args
+    from crawler.fetch.feedlist import read_feed_args
 
     return read_feed_args(args.feeds) if args.feeds else []
 
@@ -76,7 +76,7 @@ def _feeds(args) -> list[str]:
 def cmd_worker(args: argparse.Namespace) -> int:
     from crawler.cli import crawl_settings
 
-    from .worker import enqueue, run_worker
+    from crawler.distributed.worker import enqueue, run_worker
 
     if getattr(args, "resume", False):
         raise UserError("a worker needs no --resume: the crawl's state lives in Redis")
@@ -96,7 +96,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from .worker import enqueue, status
+    from crawler.distributed.worker import enqueue, status
 
     feeds = _feeds(args)
     enqueue(args.redis, args.prefix, feeds)
@@ -109,8 +109,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 def cmd_store(args: argparse.Namespace) -> int:
     from crawler.cli import parse_set_options, print_summary
 
-    from .settings import DEFAULTS
-    from .writer import run_writer
+    from crawler.distributed.settings import DEFAULTS
+    from crawler.distributed.writer import run_writer
 
     settings = {**DEFAULTS, **parse_set_options(args.set)}
     summary = run_writer(args.redis, args.db, prefix=args.prefix, settings=settings,

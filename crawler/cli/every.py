@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from crawler import store
 from crawler.errors import UserError
-from crawler.feedlist import read_feed_args
+from crawler.fetch.feedlist import read_feed_args
 from crawler.schedule import format_duration, parse_duration
 
 #: Options of the loop itself, with how many values each takes: not passed on to a pass.

@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 
-from crawler.dberrors import fatal_database_error
+from crawler.store.errors import fatal_database_error
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Imported once by the extraction workers' fork server (its preload, ``crawler.workers``).
+"""Imported once by the extraction workers' fork server (its preload, ``crawler.runtime.workers``).
 
 Importing trafilatura and running a first extraction (lazy imports, date parsers, the language
 model) costs ~2 s of CPU. Done here, in the server, it is paid once per crawl instead of once
@@ -32,8 +32,8 @@ def defer_scipy_integrate() -> None:
 defer_scipy_integrate()
 
 from crawler.dedup import DedupParams  # noqa: E402 - after the stand-in
-from crawler.gcpolicy import settle_workers  # noqa: E402
-from crawler.pipelines import analyse_page  # noqa: E402
+from crawler.runtime.gcpolicy import settle_workers  # noqa: E402
+from crawler.runtime.pipelines import analyse_page  # noqa: E402
 
 _PAGE = b"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Warm-up | Example</title>
 <meta property="og:site_name" content="Example"><meta name="author" content="Ann Example">

@@ -13,7 +13,7 @@ or ``crawler scrape URL``. Discovery, in order:
 3. Only when neither gave anything: links inside the site, from the home page down to
    ``max_depth`` clicks.
 
-Every page is classified (crawler.pagekind) before it is stored: section, tag and index pages
+Every page is classified (crawler.fetch.pagekind) before it is stored: section, tag and index pages
 are not articles. Everything else (known URLs skipped, extraction, dedup, storage) is the feed
 spider's.
 """
@@ -31,11 +31,11 @@ from scrapy.spiders import SitemapSpider
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.errors import UserError
-from crawler.pagekind import classify_page, parse_html, url_hint
+from crawler.fetch.pagekind import classify_page, parse_html, url_hint
 from crawler.schedule import parse_duration
-from crawler.spiders.base import failure_reason
-from crawler.spiders.feeds import FeedSpider
-from crawler.urls import canonicalize, is_crawlable
+from crawler.fetch.spiders.base import failure_reason
+from crawler.fetch.spiders.feeds import FeedSpider
+from crawler.fetch.urls import canonicalize, is_crawlable
 
 FEED_LINK_TYPES = ("rss", "atom", "rdf", "feed+json")
 SKIP_EXTENSIONS = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
@@ -149,7 +149,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
         self.exclude = url_patterns(exclude)
         self.force_links = str(follow_links).lower() in ("1", "true", "yes")
         self.feed_urls: list[str] = []
-        self.start_urls = [self.site_url]  # where the crawl started (crawler.middlewares)
+        self.start_urls = [self.site_url]  # where the crawl started (crawler.fetch.middlewares)
         self.pages_scheduled = 0
         self.pending = 0              # discovery requests (robots, sitemaps, home, feeds) open
         self.sources = 0              # sitemaps and feeds that answered

@@ -43,13 +43,13 @@ def register(sub, formatter) -> None:
 
 
 def cmd_scrape(args: argparse.Namespace) -> int:
-    from crawler import workers
+    from crawler.runtime import workers
     from crawler.cli import crawl_settings, print_summary
 
     settings = crawl_settings(args)
     workers.start_early(settings)
-    from crawler.crawl import scrape_site
-    from crawler.spiders.sites import parse_since, site_url_of, url_patterns
+    from crawler.runtime.crawl import scrape_site
+    from crawler.fetch.spiders.sites import parse_since, site_url_of, url_patterns
 
     site = site_url_of(args.site)
     if args.max_pages < 0 or args.max_depth < 0:

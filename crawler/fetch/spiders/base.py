@@ -10,8 +10,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import store
-from crawler.dberrors import MESSAGES, fatal_database_error
-from crawler.middlewares import stop_for_database
+from crawler.store.errors import MESSAGES, fatal_database_error
+from crawler.fetch.middlewares import stop_for_database
 
 #: Failure reasons that are about the crawler's own disk: they stop the crawl.
 DISK_REASONS = {"disk_full": MESSAGES["SQLITE_FULL"], "disk_error": MESSAGES["SQLITE_IOERR"]}
@@ -104,7 +104,7 @@ def failure_reason(failure) -> tuple[str, int | None]:
         status = exc.response.status
         return f"http_{status}", status
     if getattr(exc, "reason", None) and failure.check(IgnoreRequest):
-        return exc.reason, None  # refused by crawler.middlewares (bad_scheme, private_address...)
+        return exc.reason, None  # refused by crawler.fetch.middlewares (bad_scheme, private_address...)
     if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:  # writing our own files
         return DISK_ERRNOS[exc.errno], None
     text = f"{type(exc).__name__} {exc}".lower()

@@ -6,7 +6,7 @@ from pathlib import Path
 from lxml import etree
 
 from crawler.errors import UserError
-from crawler.urls import is_crawlable
+from crawler.fetch.urls import is_crawlable
 
 _OPML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 

@@ -15,10 +15,10 @@ from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.errors import UserError
-from crawler.feedlist import read_feed_args
+from crawler.fetch.feedlist import read_feed_args
 from crawler.items import FeedLink, Page
-from crawler.spiders.base import NewsSpider, failure_reason
-from crawler.urls import canonicalize, is_crawlable
+from crawler.fetch.spiders.base import NewsSpider, failure_reason
+from crawler.fetch.urls import canonicalize, is_crawlable
 
 FEED_TYPES = ("xml", "rss", "atom", "rdf", "feed+json", "text/plain")
 
@@ -34,7 +34,7 @@ class FeedSpider(NewsSpider):
         super().update_settings(settings)
         if (settings.getpriority("USER_AGENT") or 0) <= SETTINGS_PRIORITIES["project"]:
             from crawler import __version__
-            from crawler.politeness import user_agent
+            from crawler.fetch.politeness import user_agent
 
             settings.set("USER_AGENT", user_agent(settings.get("BOT_NAME"), __version__,
                                                   settings.get("CRAWLER_CONTACT_URL")),

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawler import workers
+from crawler.runtime import workers
 from crawler.errors import UserError
 
 DEFAULT_DB = "storage/news.db"
@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a setting, e.g. -s DEDUP_MIN_COVERAGE=0.6")
     dedup.set_defaults(func=cmd_dedup)
 
-    for module in ("crawler.analysis.cli", "crawler.scrape_cli", "crawler.status",
-                   "crawler.distributed.cli"):
+    for module in ("crawler.cli.analysis", "crawler.cli.scrape", "crawler.cli.status",
+                   "crawler.cli.distributed"):
         try:
             __import__(module, fromlist=["register"]).register(sub, Formatter)
         except ModuleNotFoundError as exc:
@@ -149,12 +149,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     settings = crawl_settings(args)
     if not args.due:  # a scheduled pass often has nothing to do: no workers for it
         workers.start_early(settings)
-    from crawler.crawl import crawl_feeds
-    from crawler.feedlist import read_feed_args
+    from crawler.runtime.crawl import crawl_feeds
+    from crawler.fetch.feedlist import read_feed_args
 
     feeds = read_feed_args(args.feeds)
     if args.every:
-        from crawler.every import run_every
+        from crawler.cli.every import run_every
 
         return run_every(args)
     summary = crawl_feeds(feeds, args.db, settings, due_only=args.due)
@@ -193,13 +193,13 @@ def _count_stories(db_path: str) -> int:
 
 def cmd_dedup(args: argparse.Namespace) -> int:
     from crawler import store
-    from crawler.crawl import project_settings
+    from crawler.runtime.crawl import project_settings
     from crawler.dedup import DedupParams
     from crawler.dedup.stories import rebuild
 
     if not Path(args.db).exists():
         raise UserError(f"no database at {args.db}")
-    from crawler.lock import CrawlLock
+    from crawler.store.lock import CrawlLock
 
     params = DedupParams.from_settings(project_settings(parse_set_options(args.set)))
     with CrawlLock(args.db):  # a rebuild rewrites every story: no crawl may write meanwhile

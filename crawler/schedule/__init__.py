@@ -1,6 +1,6 @@
 """When to fetch each feed next: an adaptive interval per feed, within the user's bounds.
 
-Pure policy, no database and no clock of its own (tested on its own); crawler.crawl applies it
+Pure policy, no database and no clock of its own (tested on its own); crawler.runtime.crawl applies it
 to the `feeds` table after every finished crawl, and ``crawler crawl --every`` / ``--due`` read
 `feeds.next_fetch` to decide which feeds a pass fetches.
 
