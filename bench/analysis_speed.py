@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from crawler import store  # noqa: E402
 from crawler.analysis.access import open_readonly  # noqa: E402
 from crawler.analysis.export import export_columns, iter_rows, write_rows  # noqa: E402
-from crawler.analysis.search import ensure_fts, search  # noqa: E402
+from crawler.analysis.search import search  # noqa: E402
+from crawler.store.fts import ensure_fts  # noqa: E402
 from crawler.analysis.stories import list_stories, load_story  # noqa: E402
 
 WORDS = ("Schüler Prüfung Straße Bürgermeisterin Stadtrat Haushalt Brücke Verkehr Wetter "

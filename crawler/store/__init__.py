@@ -127,7 +127,7 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     db.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KB}")
     db.execute("PRAGMA foreign_keys=ON")
     ensure_schema(db)
-    from crawler.analysis.search import ensure_fts  # full-text index, kept by triggers
+    from crawler.store.fts import ensure_fts  # full-text index, kept by triggers
 
     ensure_fts(db)
     return db
