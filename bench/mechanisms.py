@@ -1,0 +1,205 @@
+"""What does each performance mechanism of a crawl gain? A/B crawls in one run.
+
+Every arm crawls the same pages of ``crawl_speed``'s loopback news sites into a fresh database,
+with one mechanism switched off (``base``: all on). The arms run in a shuffled order, round after
+round, with ``base`` twice a round: the spread between the two ``base`` crawls of a round is the
+noise of the machine, against which the gains are judged. Figures per arm, from the crawl
+process and all its descendants (this process is their child subreaper, so it collects the
+resource usage of every one of them, the fork server and the extraction workers included):
+
+- CPU ms a page (user + system, whole crawl, start-up included) and its ratio to ``base``;
+- context switches a page, voluntary and involuntary;
+- the main process's CPU ms a page while crawling (the reactor monitor's);
+- wall seconds (on a shared machine the least reliable figure).
+
+Mechanisms without a setting are switched off by this script's launcher (``--launch``), which
+patches them out before the command line runs; the fork server's preload module
+``mechanisms_preload`` does the same inside the server.
+
+Usage: python bench/mechanisms.py [--pages 400] [--rounds 3] [--arms base,pin_off,...]
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+#: Arm -> (settings, mechanisms the launcher patches out).
+ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "base": ((), ()),
+    "pin_off": (("CRAWLER_PIN_WORKERS=False",), ()),
+    "batch_off": (("CRAWLER_BATCH_SCHEDULING=False",), ()),
+    "gc_main_off": ((), ("gc_main",)),
+    "gc_workers_off": ((), ("gc_workers",)),
+    "warmup_off": ((), ("warmup",)),
+    "scipy_off": ((), ("scipy",)),
+    "cache_read_off": ((), ("cache_read",)),
+    "items_100": (("CONCURRENT_ITEMS=100",), ()),
+}
+OUT = ROOT / "bench" / "out" / "mechanisms"
+
+
+def launch(off: set[str], argv: list[str]) -> int:
+    """Run the command line with the named mechanisms patched out (in the crawl process)."""
+    from contextlib import nullcontext
+
+    from crawler import workers
+    if "gc_main" in off:
+        import crawler.crawl
+        crawler.crawl.settled_for_crawl = nullcontext
+    if "warmup" in off:
+        workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
+    elif off & {"gc_workers", "scipy"}:
+        workers.PRELOAD[:] = ["mechanisms_preload"]  # found through sys.path (the server's too)
+    if "cache_read" in off:
+        from crawler.pipelines import ExtractPipeline
+        ExtractPipeline.cached = lambda self, page: None  # the page goes through the pipe
+    os.environ["MECHANISMS_OFF"] = ",".join(sorted(off))
+    from crawler.cli import main
+    return main(argv)
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants (the fork server outlives the crawl's main process) are re-parented
+    to this process, so that their resource usage reaches RUSAGE_CHILDREN when reaped."""
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def children_usage() -> tuple[float, int, int]:
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime, u.ru_nvcsw, u.ru_nivcsw
+
+
+def crawl_arm(arm: str, feeds: list[str], args: argparse.Namespace, index: int) -> dict:
+    settings, off = ARMS[arm]
+    run_dir = OUT / f"{index:02d}-{arm}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    (run_dir / "feeds.txt").write_text("\n".join(feeds) + "\n")
+    db_path, report_path = run_dir / "crawl.db", run_dir / "reactor.json"
+    crawl_args = [
+        "crawl", str(run_dir / "feeds.txt"), "--db", str(db_path), "-q",
+        "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "RETRY_TIMES=0",
+        "-s", "CONCURRENT_REQUESTS=32", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+        "-s", "CRAWLER_REACTOR_MONITOR=True", "-s", f"CRAWLER_REACTOR_MONITOR_FILE={report_path}",
+        *[x for s in settings for x in ("-s", s)]]
+    command = [sys.executable, str(Path(__file__).resolve()), "--launch", ",".join(off),
+               "--", *crawl_args]
+    reap_all()
+    cpu0, vol0, invol0 = children_usage()
+    started = time.perf_counter()
+    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    time.sleep(0.2)  # the fork server exits when the crawl's pipe to it closes
+    reap_all()
+    cpu1, vol1, invol1 = children_usage()
+    if process.returncode != 0:
+        sys.exit(f"{arm}: crawl failed ({process.returncode}):\n{process.stderr[-3000:]}")
+    db = sqlite3.connect(db_path)
+    pages = db.execute("SELECT count(*) FROM articles").fetchone()[0] + \
+        db.execute("SELECT count(*) FROM failures WHERE kind = 'article'").fetchone()[0]
+    db.close()
+    reactor = json.loads(report_path.read_text())
+    shutil.rmtree(run_dir, ignore_errors=True)
+    n = max(pages, 1)
+    return {"arm": arm, "pages": pages, "wall": round(wall, 2),
+            "cpu_s": round(cpu1 - cpu0, 2), "cpu_ms": 1000 * (cpu1 - cpu0) / n,
+            "voluntary_cs": (vol1 - vol0) / n, "involuntary_cs": (invol1 - invol0) / n,
+            "main_crawling_ms": 1000 * reactor["cpu_seconds"] / n,
+            "load": os.getloadavg()[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--pages", type=int, default=400, help="article pages per crawl")
+    parser.add_argument("--sites", type=int, default=20, help="simulated news sites")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every arm")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help="arms to run (base always runs twice a round)")
+    parser.add_argument("--json", type=Path, default=OUT.parent / "mechanisms.json")
+    args = parser.parse_args()
+    from crawl_speed import CORPUS, PageSet, Template, build_web, corpus_pages
+
+    arms = [a for a in args.arms.split(",") if a and a != "base"]
+    unknown = set(arms) - set(ARMS)
+    if unknown:
+        sys.exit(f"unknown arms: {', '.join(sorted(unknown))} (known: {', '.join(ARMS)})")
+    become_subreaper()
+    pages = PageSet([Template(p) for p in corpus_pages(CORPUS)], dup_share=0.2)
+    web, feeds = build_web(pages, [args.pages], args.sites, 50)
+    results: list[dict] = []
+    print(f"{args.rounds} rounds of {len(arms) + 2} crawls of {args.pages} pages; load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    try:
+        for round_ in range(args.rounds):
+            order = ["base", "base", *arms]
+            random.Random(round_).shuffle(order)
+            for arm in order:
+                r = crawl_arm(arm, feeds[args.pages], args, len(results))
+                r["round"] = round_
+                results.append(r)
+                print(f"round {round_} {arm:<15} {r['pages']} pages {r['cpu_ms']:6.1f} ms CPU/page"
+                      f"  cs/page {r['voluntary_cs']:5.1f} vol {r['involuntary_cs']:5.1f} invol"
+                      f"  main {r['main_crawling_ms']:5.1f} ms  wall {r['wall']:6.1f} s"
+                      f"  load {r['load']:.1f}", flush=True)
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(results, indent=1))
+    finally:
+        web.stop()
+    print_summary(results)
+
+
+def print_summary(results: list[dict]) -> None:
+    """Per arm: its CPU a page over the mean of its round's two base crawls, each round."""
+    rounds = sorted({r["round"] for r in results})
+    base = {k: statistics.mean(r["cpu_ms"] for r in results if r["round"] == k and
+                               r["arm"] == "base") for k in rounds}
+    noise = [abs(a["cpu_ms"] - b["cpu_ms"]) / statistics.mean([a["cpu_ms"], b["cpu_ms"]])
+             for k in rounds for a, b in [[r for r in results
+                                           if r["round"] == k and r["arm"] == "base"]]]
+    print(f"\nnoise: the two base crawls of a round differ by "
+          f"{', '.join(f'{n:.1%}' for n in noise)} in CPU a page")
+    print(f"{'arm':<16}{'CPU ms/page':>12}{'vs base, each round':>28}{'vol cs':>8}{'invol cs':>9}"
+          f"{'main ms':>9}")
+    for arm in dict.fromkeys(r["arm"] for r in results):
+        mine = [r for r in results if r["arm"] == arm]
+        ratios = [r["cpu_ms"] / base[r["round"]] for r in mine]
+        print(f"{arm:<16}{statistics.mean(r['cpu_ms'] for r in mine):>12.1f}"
+              f"{' '.join(f'{x:.3f}' for x in ratios):>28}"
+              f"{statistics.mean(r['voluntary_cs'] for r in mine):>8.1f}"
+              f"{statistics.mean(r['involuntary_cs'] for r in mine):>9.1f}"
+              f"{statistics.mean(r['main_crawling_ms'] for r in mine):>9.1f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--launch":
+        rest = sys.argv[2:]
+        off = set(filter(None, rest[0].split(","))) if rest[0] != "--" else set()
+        argv = rest[rest.index("--") + 1:]
+        sys.exit(launch(off, argv))
+    main()
