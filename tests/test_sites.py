@@ -423,3 +423,37 @@ def test_sites_at_a_realistic_size_match_the_reference(tmp_path):
     db.close()
     expected = assert_matches_reference(path)
     assert len(expected["sites"]) == 200 and len(expected["edges"]) > 500
+
+
+def build_syndication(path, n_sites: int, seed: int = 3, stories: int = 1500) -> None:
+    """A crawl-like database built through the store: a few agencies whose stories the other
+    sites copy (each from one or two agencies, after minutes to days), plus own stories."""
+    import random
+
+    rng = random.Random(seed)
+    agencies = [f"agency{i}.example" for i in range(max(2, n_sites // 25))]
+    others = [f"news{i}.example" for i in range(n_sites - len(agencies))]
+    sources = {site: rng.sample(agencies, rng.choice([1, 1, 2])) for site in others}
+    subscribers = defaultdict(list)
+    for site, chosen in sources.items():
+        for agency in chosen:
+            subscribers[agency].append(site)
+    db = store.open_db(path)
+    with store.transaction(db):
+        for n in range(stories):
+            day, hour = rng.randrange(1, 28), rng.randrange(24)
+            when = f"2025-03-{day:02d}T{hour:02d}:00:00+00:00"
+            if rng.random() < 0.3:  # a site's own story
+                add(db, rng.choice(others), f"own{n}", when, when)
+                continue
+            agency = rng.choice(agencies)
+            ids = [add(db, agency, f"s{n}", when, when)]
+            for site in rng.sample(subscribers[agency],
+                                   min(len(subscribers[agency]), rng.randrange(1, 12))):
+                minutes = rng.randrange(5, 3000)
+                copy_day = day + (hour * 60 + minutes) // 1440
+                copy = f"2025-03-{copy_day:02d}T{(hour + minutes // 60) % 24:02d}:" \
+                       f"{minutes % 60:02d}:00+00:00"
+                ids.append(add(db, site, f"s{n}", copy, copy))
+            merge(db, ids)
+    db.close()

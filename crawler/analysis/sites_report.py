@@ -72,8 +72,8 @@ def _caption(network: CopyNetwork) -> str:
     if len(network.edges) > DRAWN_EDGES:
         text += f" The {DRAWN_EDGES} strongest of {len(network.edges)} relations are drawn."
     if len(network.nodes) > LABELLED_SITES:
-        text += (f" The {LABELLED_SITES} largest of {len(network.nodes)} sites are labelled; "
-                 f"every circle names its site on hover.")
+        text += (f" Only the largest sites are labelled where labels fit; every circle names "
+                 f"its site on hover.")
     return text
 
 
@@ -147,15 +147,15 @@ def render_network(network: CopyNetwork) -> str:
     strongest = max((e.stories for e in edges), default=1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
              f'role="img" aria-label="Copy network of {len(nodes)} sites">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" '
-             'markerHeight="5" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-             'fill="#5b6b85"/></marker></defs>']
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+             'markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" '
+             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b6b85"/>'
+             '</marker></defs>']
     opacity = 0.75 if len(edges) <= 30 else 0.45 if len(edges) <= 150 else 0.3
     for e in edges:
         a, b = index[e.source], index[e.target]
         parts.append(_edge(e, xy[a], xy[b], radius[a], radius[b], strongest, opacity))
-    labelled = set(sorted(range(len(nodes)), key=lambda i: (-nodes[i].articles,
-                                                            nodes[i].site))[:LABELLED_SITES])
+    labelled = _labelled(nodes, xy, radius)
     for i, s in enumerate(nodes):
         x, y = xy[i]
         tip = (f"{s.site}" + (f" ({s.name})" if s.name else "") + f" · {s.articles} articles"
@@ -164,14 +164,29 @@ def render_network(network: CopyNetwork) -> str:
         parts.append(f'<g class="node" data-site="{escape(s.site)}"><title>{escape(tip)}</title>'
                      f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius[i]:.1f}" '
                      f'fill="{_colour(s)}"/></g>')
-    for i in sorted(labelled):
-        x, y = xy[i]
-        anchor = "start" if x < WIDTH / 2 else "end"
-        dx = radius[i] + 4 if anchor == "start" else -radius[i] - 4
-        parts.append(f'<text class="label" x="{x + dx:.1f}" y="{y + 4:.1f}" '
-                     f'text-anchor="{anchor}">{escape(_label(nodes[i]))}</text>')
+    for i, (x0, y0, _, _) in sorted(labelled.items()):
+        parts.append(f'<text class="label" x="{x0 + 2:.1f}" y="{y0 + 13:.1f}">'
+                     f'{escape(_label(nodes[i]))}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _labelled(nodes: list[SiteStats], xy: np.ndarray, radius: list[float]
+              ) -> dict[int, tuple[float, float, float, float]]:
+    """Label boxes (x0, y0, x1, y1) of the sites to label: the largest first, at most
+    LABELLED_SITES, each beside its circle, skipped where it would cover another label."""
+    boxes: dict[int, tuple[float, float, float, float]] = {}
+    for i in sorted(range(len(nodes)), key=lambda i: (-nodes[i].articles, nodes[i].site)):
+        if len(boxes) == LABELLED_SITES:
+            break
+        x, y = xy[i]
+        width = 7.6 * len(_label(nodes[i]))  # 12px system-ui: at most ~7.5px a character
+        x0 = x + radius[i] + 4 if x < WIDTH / 2 else x - radius[i] - 4 - width
+        box = (x0 - 2, y - 9, x0 + width + 2, y + 9)
+        if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                   for b in boxes.values()):
+            boxes[i] = box
+    return boxes
 
 
 def _edge(e, start: np.ndarray, end: np.ndarray, r0: float, r1: float, strongest: int,
