@@ -1,6 +1,6 @@
 """The copy network written out for other tools: GraphML (networkx, Gephi), CSV, JSON.
 
-GraphML is written with the standard library's ElementTree; every node carries its site
+GraphML is written as text with the standard library's XML escaping; every node carries its site
 statistics as attributes and every edge ``stories`` (also as ``weight``, which Gephi draws) and
 ``median_lag_seconds``. JSON is networkx's node-link form
 (``networkx.node_link_graph(data, edges="links")``).
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, fields
 from typing import IO
+from xml.sax.saxutils import escape, quoteattr
 
 from crawler.analysis.sites import CopyNetwork, SiteStats
 
@@ -62,32 +62,28 @@ def write_network(network: CopyNetwork, out: IO[str], fmt: str) -> None:
 
 
 def graphml(network: CopyNetwork) -> str:
-    """The network as a GraphML document (directed; node and edge attributes declared)."""
-    ET.register_namespace("", _GRAPHML_NS)
-    root = ET.Element(f"{{{_GRAPHML_NS}}}graphml")
+    """The network as a GraphML document (directed; node and edge attributes declared).
+
+    Written as text (values escaped): ElementTree took 12 s for 200,000 edges."""
     node_keys = _node_keys()
     edge_keys = [("stories", "int"), ("weight", "double"), ("median_lag_seconds", "double")]
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             f'<graphml xmlns="{_GRAPHML_NS}">']
     for scope, keys in (("node", node_keys), ("edge", edge_keys)):
-        for name, kind in keys:
-            ET.SubElement(root, f"{{{_GRAPHML_NS}}}key", {
-                "id": f"{scope[0]}_{name}", "for": scope, "attr.name": name, "attr.type": kind})
-    graph = ET.SubElement(root, f"{{{_GRAPHML_NS}}}graph", {"edgedefault": "directed"})
+        lines += [f'  <key id="{scope[0]}_{name}" for="{scope}" attr.name="{name}" '
+                  f'attr.type="{kind}"/>' for name, kind in keys]
+    lines.append('  <graph edgedefault="directed">')
     for stats in network.nodes:
         attributes = node_attributes(stats)
-        node = ET.SubElement(graph, f"{{{_GRAPHML_NS}}}node", {"id": attributes.pop("id")})
-        for name, _ in node_keys:
-            if name in attributes:
-                _data(node, f"n_{name}", attributes[name])
+        lines.append(f"    <node id={quoteattr(attributes.pop('id'))}>")
+        lines += [f'      <data key="n_{name}">{escape(str(attributes[name]))}</data>'
+                  for name, _ in node_keys if name in attributes]
+        lines.append("    </node>")
     for e in network.edges:
-        edge = ET.SubElement(graph, f"{{{_GRAPHML_NS}}}edge",
-                             {"source": e.source, "target": e.target})
-        _data(edge, "e_stories", e.stories)
-        _data(edge, "e_weight", float(e.stories))
-        if e.median_lag_seconds is not None:
-            _data(edge, "e_median_lag_seconds", e.median_lag_seconds)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def _data(parent: ET.Element, key: str, value) -> None:
-    ET.SubElement(parent, f"{{{_GRAPHML_NS}}}data", {"key": key}).text = str(value)
+        lag = "" if e.median_lag_seconds is None else \
+            f'<data key="e_median_lag_seconds">{e.median_lag_seconds}</data>'
+        lines.append(f"    <edge source={quoteattr(e.source)} target={quoteattr(e.target)}>"
+                     f'<data key="e_stories">{e.stories}</data>'
+                     f'<data key="e_weight">{float(e.stories)}</data>{lag}</edge>')
+    lines += ["  </graph>", "</graphml>", ""]
+    return "\n".join(lines)

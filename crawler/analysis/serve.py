@@ -162,19 +162,12 @@ LIMIT 500""",
     "who_published_first": {
         "title": "Who published first",
         "description": "For stories on more than one site: how often each site had the "
-                       "first copy, of the stories it carried.",
-        "sql": """WITH multi AS (
-  SELECT id, canonical_article_id FROM stories WHERE n_sites > 1
-), carried AS (
-  SELECT a.site, count(DISTINCT a.story_id) AS stories
-  FROM articles a JOIN multi m ON m.id = a.story_id GROUP BY a.site
-), firsts AS (
-  SELECT a.site, count(*) AS first FROM multi m JOIN articles a ON a.id = m.canonical_article_id
-  GROUP BY a.site
-)
-SELECT c.site, coalesce(f.first, 0) AS stories_first, c.stories AS stories_carried,
-       round(100.0 * coalesce(f.first, 0) / c.stories, 1) AS percent_first
-FROM carried c LEFT JOIN firsts f ON f.site = c.site
+                       "first copy (the first publisher, as `crawler sites` counts it), of the "
+                       "stories it carried.",
+        "sql": """SELECT site, sum(is_first) AS stories_first, count(*) AS stories_carried,
+       round(100.0 * sum(is_first) / count(*), 1) AS percent_first
+FROM story_sites WHERE n_sites > 1
+GROUP BY site
 ORDER BY stories_first DESC, percent_first DESC""",
     },
 }
