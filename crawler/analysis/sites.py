@@ -15,6 +15,8 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterator
 
@@ -169,11 +171,16 @@ def _lags(db: sqlite_utils.Database, since: str | None, language: str | None,
         extra += " AND site = :site"
         params["site"] = site
     lags: dict[str, list[float]] = defaultdict(list)
+    # unfiltered, the partial index gives the rows in order; filtered, the story_time or
+    # language index finds them (an ORDER BY would make SQLite walk every copy row instead)
+    order = "" if params else " ORDER BY site, lag_seconds"
     for name, lag in db.execute(
             "SELECT site, lag_seconds FROM story_sites WHERE NOT is_first "
-            f"AND lag_seconds IS NOT NULL{extra} ORDER BY site, lag_seconds", params):
+            f"AND lag_seconds IS NOT NULL{extra}{order}", params):
         lags[name].append(lag)
-    return lags
+    if order:
+        return lags
+    return {name: sorted(values) for name, values in lags.items()}
 
 
 def list_sites(db: sqlite_utils.Database, *, since: str | None = None,
@@ -240,18 +247,15 @@ def copy_network(db: sqlite_utils.Database, *, since: str | None = None,
     """The copy network (see CopyNetwork); edges with at least ``min_stories`` stories, most
     stories first. Reads the copy rows only (a partial index holds them in edge order)."""
     extra, params = _copy_filter(since, language)
+    rows = db.execute("SELECT first_site, site, lag_seconds FROM story_sites WHERE NOT is_first"
+                      f"{extra} ORDER BY first_site, site, lag_seconds", params).fetchall()
     edges: list[CopyEdge] = []
-    current, count, lags = None, 0, []
-    for source, target, lag in [*db.execute(
-            "SELECT first_site, site, lag_seconds FROM story_sites WHERE NOT is_first"
-            f"{extra} ORDER BY first_site, site", params), (None, None, None)]:
-        if (source, target) != current:
-            if current is not None and count >= min_stories:
-                edges.append(CopyEdge(current[0], current[1], count, _median(lags)))
-            current, count, lags = (source, target), 0, []
-        count += 1
-        if lag is not None:
-            lags.append(lag)
+    for (source, target), group in groupby(rows, key=itemgetter(0, 1)):
+        lags = [r[2] for r in group]  # ascending, NULLs (re-dated copies) first
+        if len(lags) >= min_stories:
+            dated = lags[lags.count(None):]
+            edges.append(CopyEdge(source, target, len(lags),
+                                  dated[(len(dated) - 1) // 2] if dated else None))
     edges.sort(key=lambda e: (-e.stories, e.source, e.target))
     on_edge = {e.source for e in edges} | {e.target for e in edges}
     nodes = [s for s in list_sites(db, since=since, language=language) if s.site in on_edge]
