@@ -79,11 +79,12 @@ def graphml(network: CopyNetwork) -> str:
         lines += [f'      <data key="n_{name}">{escape(str(attributes[name]))}</data>'
                   for name, _ in node_keys if name in attributes]
         lines.append("    </node>")
+    quoted = {site: quoteattr(site) for e in network.edges for site in (e.source, e.target)}
     for e in network.edges:
         lag = "" if e.median_lag_seconds is None else \
             f'<data key="e_median_lag_seconds">{e.median_lag_seconds}</data>'
-        lines.append(f"    <edge source={quoteattr(e.source)} target={quoteattr(e.target)}>"
+        lines.append(f"    <edge source={quoted[e.source]} target={quoted[e.target]}>"
                      f'<data key="e_stories">{e.stories}</data>'
-                     f'<data key="e_weight">{float(e.stories)}</data>{lag}</edge>')
+                     f'<data key="e_weight">{e.stories}.0</data>{lag}</edge>')
     lines += ["  </graph>", "</graphml>", ""]
     return "\n".join(lines)

@@ -15,8 +15,6 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 from typing import Iterator
 
@@ -185,10 +183,12 @@ def _lags(db: sqlite_utils.Database, since: str | None, language: str | None,
 
 def list_sites(db: sqlite_utils.Database, *, since: str | None = None,
                language: str | None = None, min_articles: int = 1, sort: str = "articles",
-               site: str | None = None, limit: int | None = None) -> list[SiteStats]:
+               site: str | None = None, limit: int | None = None,
+               lags: dict[str, list[float]] | None = None) -> list[SiteStats]:
     """Every site with its statistics, sorted by ``sort`` (a key of SORTS). ``since`` (ISO
     time) and ``language`` count only stories first published since then and the site's copies
-    in that language; without them the per-site counters are read as kept."""
+    in that language; without them the per-site counters are read as kept. ``lags``: each
+    site's copy lags under these filters, ascending, when the caller has read them already."""
     if sort not in SORTS:
         raise UserError(f"--sort {sort!r}: expected one of {', '.join(SORTS)}")
     one = " AND site = :site" if site is not None else ""
@@ -215,7 +215,8 @@ def list_sites(db: sqlite_utils.Database, *, since: str | None = None,
                 f"SELECT site, language, articles FROM site_languages WHERE 1{one}",
                 {"site": site}):
             languages[name][lang] = n
-    lags = _lags(db, since, language, site)
+    if lags is None:
+        lags = _lags(db, since, language, site)
     out = []
     for name, sitename, articles, stories, shared, first, copied, redated, teasers, updates \
             in rows:
@@ -247,19 +248,48 @@ def copy_network(db: sqlite_utils.Database, *, since: str | None = None,
     """The copy network (see CopyNetwork); edges with at least ``min_stories`` stories, most
     stories first. Reads the copy rows only (a partial index holds them in edge order)."""
     extra, params = _copy_filter(since, language)
-    rows = db.execute("SELECT first_site, site, lag_seconds FROM story_sites WHERE NOT is_first"
-                      f"{extra} ORDER BY first_site, site, lag_seconds", params).fetchall()
+    copies = f"FROM story_sites WHERE NOT is_first{extra}"
+    with _snapshot(db):  # both reads see the same stories
+        # one row per edge, and every lag in the same (index) order: the counts say where
+        # each edge's lags are, so no row is grouped in Python
+        counts = db.execute(f"SELECT first_site, site, count(*), count(lag_seconds) {copies} "
+                            f"GROUP BY first_site, site ORDER BY first_site, site",
+                            params).fetchall()
+        flat = [r[0] for r in db.execute(
+            f"SELECT lag_seconds {copies} AND lag_seconds IS NOT NULL "
+            f"ORDER BY first_site, site, lag_seconds", params)]
     edges: list[CopyEdge] = []
-    for (source, target), group in groupby(rows, key=itemgetter(0, 1)):
-        lags = [r[2] for r in group]  # ascending, NULLs (re-dated copies) first
-        if len(lags) >= min_stories:
-            dated = lags[lags.count(None):]
-            edges.append(CopyEdge(source, target, len(lags),
-                                  dated[(len(dated) - 1) // 2] if dated else None))
+    site_lags: dict[str, list[float]] = defaultdict(list)  # the nodes' lags, from these rows
+    start = 0
+    for source, target, stories, lagged in counts:
+        if lagged:
+            site_lags[target] += flat[start:start + lagged]
+        if stories >= min_stories:
+            edges.append(CopyEdge(source, target, stories,
+                                  flat[start + (lagged - 1) // 2] if lagged else None))
+        start += lagged
     edges.sort(key=lambda e: (-e.stories, e.source, e.target))
     on_edge = {e.source for e in edges} | {e.target for e in edges}
-    nodes = [s for s in list_sites(db, since=since, language=language) if s.site in on_edge]
+    nodes = [s for s in list_sites(db, since=since, language=language,
+                                   lags={k: sorted(v) for k, v in site_lags.items()})
+             if s.site in on_edge]
     return CopyNetwork(nodes=nodes, edges=edges)
+
+
+class _snapshot:
+    """``with _snapshot(db):`` several reads in one read transaction (one snapshot of WAL)."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.conn = db.conn
+        self.owner = not self.conn.in_transaction
+
+    def __enter__(self) -> None:
+        if self.owner:
+            self.conn.execute("BEGIN")
+
+    def __exit__(self, *exc) -> None:
+        if self.owner:
+            self.conn.execute("COMMIT")
 
 
 # ---------------------------------------------------------------- one site
