@@ -457,3 +457,20 @@ def build_syndication(path, n_sites: int, seed: int = 3, stories: int = 1500) ->
                 ids.append(add(db, site, f"s{n}", copy, copy))
             merge(db, ids)
     db.close()
+
+
+def test_site_examples_stop_at_their_limit(tmp_path):
+    from crawler import open_db
+    from crawler.analysis.sites import EXAMPLES
+
+    path = tmp_path / "agencies.db"
+    build_syndication(path, 30, stories=300)
+    with open_db(path) as news:
+        agency = news.site("agency0.example")
+    counts = {n.stories: len(n.examples) for n in agency.copied_by}
+    assert max(counts) > EXAMPLES and counts[max(counts)] == EXAMPLES
+    assert all(len(n.examples) == min(n.stories, EXAMPLES) for n in agency.copied_by)
+    assert agency.copies_from == [] and agency.stats.first_share == 1.0
+    for example in agency.copied_by[0].examples:
+        assert example.source_url.startswith("https://agency0.example/")
+        assert example.copy_url.startswith(f"https://{agency.copied_by[0].site}/")
