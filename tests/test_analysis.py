@@ -594,7 +594,13 @@ def test_serve_metadata_describes_tables_and_queries():
     assert set(db["tables"]["articles"]["columns"]) >= set(store.TABLES["articles"]["columns"])
     assert set(db["tables"]["stories"]["columns"]) == set(store.TABLES["stories"]["columns"])
     assert [q["title"] for q in db["queries"].values()] == [
-        "Stories seen on most sites", "Re-dated copies", "Who published first"]
+        "Stories seen on most sites", "Re-dated copies", "Who published first",
+        "Sites: who publishes first, who copies", "Who copies whom",
+        "One site: whom it copies, who copies it"]
+    for table in ("sites", "story_sites", "site_languages"):  # every column described
+        assert set(db["tables"][table]["columns"]) == set(store.TABLES[table]["columns"])
+    hidden = build_metadata("news", ["articles", "dedup_bands"])["databases"]["news"]["tables"]
+    assert hidden["dedup_bands"] == {"hidden": True} and "hidden" not in hidden["articles"]
 
 
 def test_canned_queries_run_on_a_crawled_database(merged):

@@ -7,8 +7,11 @@
 >>> timeline = news.story(story.id)
 >>> [(c.article.site, c.time, c.flags) for c in timeline.copies]
 >>> news.search("Schüler")[0].snippet
+>>> [(s.site, s.first_share, s.median_lag_seconds) for s in news.sites(min_articles=20)]
+>>> graph = networkx.DiGraph(news.copy_network().edges)   # edges carry stories and lag
 
-Everything comes back as frozen dataclasses (Story, StoryTimeline, Copy, Article, SearchHit);
+Everything comes back as frozen dataclasses (Story, StoryTimeline, Copy, Article, SearchHit,
+SiteStats, SiteDetail, CopyNetwork);
 ``news.db`` is the underlying sqlite_utils.Database for anything else (``news.db.query(sql)``).
 """
 from __future__ import annotations
@@ -21,12 +24,14 @@ import sqlite_utils
 from crawler.analysis.access import NotFound, open_readonly
 from crawler.analysis.export import iter_rows
 from crawler.analysis.search import SearchHit, require_fts, search
+from crawler.analysis.sites import (CopyEdge, CopyNetwork, SiteDetail, SiteStats, copy_network,
+                                    list_sites, load_site, require_site_stats)
 from crawler.analysis.stories import (ARTICLE_FIELDS, REDATED_DAYS, Article, Copy, Story,
                                       StoryTimeline, list_stories, load_story)
 from crawler.analysis.times import parse_since
 
 __all__ = ["open_db", "NewsDB", "Article", "Story", "StoryTimeline", "Copy", "SearchHit",
-           "NotFound"]
+           "SiteStats", "SiteDetail", "CopyNetwork", "CopyEdge", "NotFound"]
 
 
 class NewsDB:
@@ -79,6 +84,28 @@ class NewsDB:
         """Full-text search (FTS5); ``raw`` takes FTS5 syntax such as ``Schul* OR Kita``."""
         require_fts(self.db, self.path)
         return search(self.db, query, raw=raw, limit=limit, site=site, language=language)
+
+    def sites(self, *, since: str | None = None, language: str | None = None,
+              min_articles: int = 1, sort: str = "articles",
+              limit: int | None = None) -> list[SiteStats]:
+        """Every site: articles, stories, first-publisher and copy shares, copy lags.
+        ``sort``: articles, stories, first, first-share, copies, copy-share, lag or site."""
+        require_site_stats(self.db, self.path)
+        return list_sites(self.db, since=parse_since(since) if since else None,
+                          language=language, min_articles=min_articles, sort=sort, limit=limit)
+
+    def site(self, host: str) -> SiteDetail:
+        """One site, the sites it copies from and the sites that copy it, with examples."""
+        require_site_stats(self.db, self.path)
+        return load_site(self.db, host)
+
+    def copy_network(self, *, since: str | None = None, language: str | None = None,
+                     min_stories: int = 1) -> CopyNetwork:
+        """Edges from each story's first publisher to every other site carrying it
+        (``networkx.DiGraph(network.edges)``), nodes with their site statistics."""
+        require_site_stats(self.db, self.path)
+        return copy_network(self.db, since=parse_since(since) if since else None,
+                            language=language, min_stories=min_stories)
 
     def query(self, sql: str, params: Any = None) -> Iterator[dict]:
         """Any read-only SQL, rows as dicts."""

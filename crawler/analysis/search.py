@@ -1,7 +1,6 @@
 """Full-text search over articles, on the FTS5 index of :mod:`crawler.store.fts`."""
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from crawler import store
+from crawler.analysis.access import build_once
 from crawler.analysis.filters import article_conditions
 from crawler.errors import UserError
 from crawler.store.fts import ensure_fts, fts_ready
@@ -18,21 +18,7 @@ def require_fts(db: sqlite_utils.Database, path: str | Path) -> None:
     """Make sure a read-only connection can search: build the index once if the file allows."""
     if fts_ready(db):
         return
-    path = Path(path)
-    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-        raise UserError(f"{path} has no full-text index and is read-only here; run "
-                        f"`crawler search` once with write access to build it")
-    try:
-        writable = store.open_db(path)
-        try:
-            ensure_fts(writable)
-        finally:
-            writable.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc):
-            raise
-        raise UserError(f"{path} has no full-text index yet and is locked by a writer (a "
-                        f"crawl?); try again when it ends") from None
+    build_once(path, "full-text index", "crawler search", ensure_fts)
 
 
 def fts_query(text: str, *, raw: bool = False) -> str:

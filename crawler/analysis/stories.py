@@ -22,12 +22,10 @@ from crawler.analysis.filters import story_conditions, where_clause
 from crawler.analysis.search import fts_query, matching_story_ids_sql
 from crawler.analysis.times import parse_time
 
-#: A copy dated more than this many days after (or before) the story's first publication.
-REDATED_DAYS = 30.0
-#: A teaser has at most this share of the canonical article's words ...
-TEASER_MAX_RATIO = 0.6
-#: ... and, when dedup linked the pair, at least this containment.
-TEASER_MIN_CONTAINMENT = 0.8
+# REDATED_DAYS: a copy dated more than this many days after (or before) the story's first
+# publication; TEASER_*: see the module docstring. Defined with the site statistics that count
+# them (crawler.store), so both use the same thresholds.
+from crawler.store import REDATED_DAYS, TEASER_MAX_RATIO, TEASER_MIN_CONTAINMENT
 
 ARTICLE_FIELDS = ("id", "url", "fetched_url", "site", "title", "author", "published",
                   "first_seen", "language", "word_count", "story_id", "description", "text")

@@ -1,4 +1,4 @@
-"""Subcommands for analysis: stories, story, search, export, report, serve.
+"""Subcommands for analysis: stories, story, sites, site, search, export, report, serve.
 
 ``crawler.cli`` calls ``register(subparsers, Formatter)``. Every command opens the database
 read-only, so it works while a crawl is writing to it.
@@ -16,6 +16,9 @@ from pathlib import Path
 from crawler.errors import UserError
 
 DEFAULT_DB = "storage/news.db"
+#: ``crawler sites --sort`` keys (crawler.analysis.sites.SORTS; not imported, to parse fast).
+SITE_SORTS = ("articles", "stories", "first", "first-share", "copies", "copy-share", "lag",
+              "site")
 
 
 def register(sub: argparse._SubParsersAction, formatter: type) -> None:
@@ -57,6 +60,36 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p.add_argument("--json", action="store_true", help="JSON for scripts")
     p.set_defaults(func=cmd_story)
 
+    p = add("sites", "sites: who publishes first, who copies, how fast",
+            "One row per site: its articles and stories, how many of its shared stories it "
+            "published first (FIRST%: of the stories also on another site), how many of its "
+            "stories are copies of another site's (COPY%), the median and 90th-percentile lag "
+            "of its copies behind the first copy, re-dated copies, teasers, updated versions "
+            "(UPD: extra copies of one story), languages and the name the site gives itself. "
+            "First publisher: the earliest copy by published date (first seen where a page "
+            "gave none), re-dated copies never first, ties to the copy seen first.",
+            "  crawler sites\n"
+            "  crawler sites --since 30d --language de --min-articles 20 --sort copy-share\n"
+            "  crawler sites --json > sites.json")
+    p.add_argument("--since", help="only stories first published on or after: a date "
+                                   "(2025-03-01), a date-time or an age (36h, 7d, 2w)")
+    p.add_argument("--language", help="only copies in this language (de, en, ...)")
+    p.add_argument("--min-articles", type=int, default=1, metavar="N",
+                   help="only sites with at least N articles")
+    p.add_argument("--sort", default="articles", choices=list(SITE_SORTS),
+                   help="order: counts and shares largest first, lag shortest first")
+    _listing_options(p, limit=0)
+    p.set_defaults(func=cmd_sites)
+
+    p = add("site", "one site: whom it copies, who copies it",
+            "Show one site's statistics, the sites it copies stories from and the sites that "
+            "copy its stories (stories in common, median lag), with a few recent example "
+            "stories and the URLs of both copies.",
+            "  crawler site klartext.example\n  crawler site 127.0.0.14 --json")
+    p.add_argument("host", metavar="HOST", help="the site's host, as `crawler sites` lists it")
+    p.add_argument("--json", action="store_true", help="JSON for scripts")
+    p.set_defaults(func=cmd_site)
+
     p = add("search", "full-text search over articles (German and English)",
             "Search titles and texts (SQLite FTS5). Every word must occur; case is ignored, "
             "umlauts and accents are not (Schüler never matches Schuler). The index is built "
@@ -71,20 +104,28 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     _listing_options(p, limit=20)
     p.set_defaults(func=cmd_search)
 
-    p = add("export", "stream articles or stories as JSON Lines or CSV",
+    p = add("export", "stream articles or stories as JSON Lines or CSV; the copy network",
             "Write every row of articles (default) or stories, as stored, to stdout or a file. "
             "Rows are streamed, so any size works; large exports to a terminal show a progress "
-            "bar on stderr. The page HTML column is left out.",
+            "bar on stderr. The page HTML column is left out. --network writes the copy "
+            "network instead: an edge from each story's first publisher to every other site "
+            "carrying it, weighted by stories, with the median lag (CSV: source, target, "
+            "stories, median_lag_seconds; GraphML for networkx and Gephi, site statistics as "
+            "node attributes; JSON in networkx's node-link form).",
             "  crawler export --format jsonl > articles.jsonl\n"
             "  crawler export --stories --format csv -o stories.csv\n"
-            "  crawler export --since 2025-03-01 --language de -o recent.jsonl")
-    p.add_argument("--format", choices=("jsonl", "csv"), default=None,
-                   help="output format (default: from -o's suffix, else jsonl)")
+            "  crawler export --since 2025-03-01 --language de -o recent.jsonl\n"
+            "  crawler export --network --format graphml -o copies.graphml")
+    p.add_argument("--format", choices=("jsonl", "csv", "graphml", "json"), default=None,
+                   help="output format (default: from -o's suffix, else jsonl; --network: "
+                        "csv). graphml and json are for --network")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--articles", dest="table", action="store_const", const="articles",
                        help="export articles (the default)")
     which.add_argument("--stories", dest="table", action="store_const", const="stories",
                        help="export stories")
+    which.add_argument("--network", dest="table", action="store_const", const="network",
+                       help="export the copy network (takes --since and --language)")
     _filter_options(p, "rows published (stories: first published)",
                     "articles (stories: with a copy)")
     p.add_argument("--story", type=int, metavar="ID", help="only this story")
@@ -96,12 +137,17 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
                      help="never show it")
     p.set_defaults(func=cmd_export, table="articles")
 
-    p = add("report", "one story as a self-contained HTML page",
+    p = add("report", "one story, or all sites, as a self-contained HTML page",
             "Write a single HTML file (no scripts, nothing loaded from elsewhere) with the "
-            "story's propagation chart (sites against time) and the list of its copies.",
-            "  crawler report 42 -o story.html\n  crawler report 42   # writes story-42.html")
-    p.add_argument("story_id", type=int, metavar="STORY_ID")
-    p.add_argument("-o", "--output", metavar="FILE", help="HTML file (default story-ID.html)")
+            "story's propagation chart (sites against time) and the list of its copies; with "
+            "--sites, a drawing of the copy network (sites sized by articles, arrows from first "
+            "publisher to copier, as thick as the stories they share) and the sites table.",
+            "  crawler report 42 -o story.html\n  crawler report 42   # writes story-42.html\n"
+            "  crawler report --sites -o sites.html")
+    p.add_argument("story_id", type=int, metavar="STORY_ID", nargs="?")
+    p.add_argument("--sites", action="store_true", help="the sites report instead of a story")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="HTML file (default story-ID.html, or sites.html)")
     p.set_defaults(func=cmd_report)
 
     p = add("serve", "browse the database in Datasette",
@@ -241,6 +287,79 @@ def cmd_story(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _open_sites(path: str):
+    from crawler.analysis.sites import require_site_stats
+
+    db = _open(path)
+    require_site_stats(db, path)
+    return db
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    from crawler.analysis.sites import list_sites
+    from crawler.analysis.times import show_duration
+
+    if args.min_articles < 1:
+        raise UserError("--min-articles must be 1 or more")
+    sites = list_sites(_open_sites(args.db), since=_since(args.since), language=args.language,
+                       min_articles=args.min_articles, sort=args.sort, limit=_limit(args.limit))
+    if args.json:
+        _json([asdict(s) for s in sites])
+        return 0
+    if not sites:
+        print("no sites match", file=sys.stderr)
+        return 0
+    rows = [[s.site, s.name or "", str(s.articles), str(s.stories), str(s.shared_stories),
+             _share(s.first_share), _share(s.copy_share), show_duration(s.median_lag_seconds),
+             show_duration(s.p90_lag_seconds), str(s.redated), str(s.teasers), str(s.updates),
+             " ".join(f"{k or '?'}:{v}" for k, v in s.languages.items())] for s in sites]
+    print(_table(["SITE", "NAME", "ARTICLES", "STORIES", "SHARED", "FIRST%", "COPY%",
+                  "LAG MEDIAN", "LAG P90", "RE-DATED", "TEASERS", "UPD", "LANGUAGES"],
+                 rows, right=set(range(2, 12)), flex=1))
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from crawler.analysis.sites import load_site
+    from crawler.analysis.times import show_duration
+
+    site = load_site(_open_sites(args.db), args.host)
+    if args.json:
+        _json(asdict(site))
+        return 0
+    s = site.stats
+    print(f"{s.site}" + (f" ({s.name})" if s.name else ""))
+    print(f"  {s.articles} articles in {s.stories} stories, {s.shared_stories} shared with "
+          f"other sites: first on {s.first_stories} ({_share(s.first_share) or '-'}), a copy in "
+          f"{s.copied_stories} ({_share(s.copy_share) or '-'})")
+    if s.median_lag_seconds is not None:
+        print(f"  its copies follow the first copy after {show_duration(s.median_lag_seconds)} "
+              f"(median), {show_duration(s.p90_lag_seconds)} (90th percentile)")
+    print(f"  {s.redated} re-dated, {s.teasers} teasers, {s.updates} updated versions; "
+          + " ".join(f"{k or '?'}:{v}" for k, v in s.languages.items()))
+    for title, neighbours in (("copies from", site.copies_from), ("copied by", site.copied_by)):
+        print()
+        if not neighbours:
+            print(f"{title.capitalize()}: no site")
+            continue
+        print(f"{title.capitalize()}:")
+        print(_table(["SITE", "NAME", "STORIES", "LAG MEDIAN"],
+                     [[n.site, n.name or "", str(n.stories), show_duration(n.median_lag_seconds)]
+                      for n in neighbours], right={2, 3}))
+        for n in neighbours:
+            for ex in n.examples:
+                print(f"  {n.site} · story {ex.story_id} · {ex.title or ''}"
+                      + (f" · +{show_duration(ex.lag_seconds)}" if ex.lag_seconds is not None
+                         else ""))
+                print(f"      first: {ex.source_url or '?'}")
+                print(f"      copy:  {ex.copy_url or '?'}")
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from crawler.analysis.search import require_fts, search
     from crawler.analysis.times import show_time
@@ -268,6 +387,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                                          export_columns, iter_rows, write_rows)
 
     fmt = args.format
+    if args.table == "network":
+        return _export_network(args)
+    if fmt in ("graphml", "json"):
+        raise UserError(f"--format {fmt} is for the copy network: add --network")
     if fmt is None:
         fmt = "csv" if args.output and args.output.lower().endswith(".csv") else "jsonl"
     db = _open(args.db)
@@ -302,17 +425,72 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_network(args: argparse.Namespace) -> int:
+    from crawler.analysis.network import FORMATS, write_network
+    from crawler.analysis.sites import copy_network
+
+    if args.site or args.story is not None:
+        raise UserError("--network takes --since and --language, not --site or --story")
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.output).suffix.lower().lstrip(".") if args.output else ""
+        fmt = suffix if suffix in FORMATS else "csv"
+    if fmt not in FORMATS:
+        raise UserError(f"--network --format {fmt}: expected one of {', '.join(FORMATS)}")
+    network = copy_network(_open_sites(args.db), since=_since(args.since),
+                           language=args.language)
+    if args.output:
+        path = Path(args.output)
+        try:
+            out = open(path, "w", encoding="utf-8", newline="" if fmt == "csv" else None)
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror}") from None
+        with out:
+            write_network(network, out, fmt)
+        print(f"copy network: {len(network.nodes)} sites, {len(network.edges)} edges -> {path}",
+              file=sys.stderr)
+    else:
+        try:
+            write_network(network, sys.stdout, fmt)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _write_html(path: Path, html: str) -> None:
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.sites:
+        if args.story_id is not None:
+            raise UserError("report: give a STORY_ID or --sites, not both")
+        return _report_sites(args)
+    if args.story_id is None:
+        raise UserError("report: give a STORY_ID (crawler stories lists them) or --sites")
     from crawler.analysis.report import render_report
     from crawler.analysis.stories import load_story
 
     story = load_story(_open(args.db), args.story_id)
     path = Path(args.output or f"story-{story.id}.html")
-    try:
-        path.write_text(render_report(story, source=str(args.db)), encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    _write_html(path, render_report(story, source=str(args.db)))
     print(f"story {story.id}: {len(story.copies)} copies on {len(story.sites)} sites -> {path}")
+    return 0
+
+
+def _report_sites(args: argparse.Namespace) -> int:
+    from crawler.analysis.sites import copy_network, list_sites
+    from crawler.analysis.sites_report import render_sites_report
+
+    db = _open_sites(args.db)
+    sites, network = list_sites(db), copy_network(db)
+    path = Path(args.output or "sites.html")
+    _write_html(path, render_sites_report(sites, network, source=str(args.db)))
+    print(f"{len(sites)} sites, {len(network.edges)} copy edges -> {path}")
     return 0
 
 

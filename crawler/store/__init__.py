@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
@@ -89,6 +90,29 @@ TABLES: dict[str, dict[str, Any]] = {
         "indexes": [["crawl_id"], ["url"]],
     },
     "meta": {"columns": {"key": str, "value": str}, "pk": "key"},
+    # Site statistics, kept current by triggers on `stories` (see "site statistics" below).
+    "story_sites": {
+        "columns": {
+            "story_id": int, "site": str, "n_articles": int, "first_article_id": int,
+            "is_first": int, "lag_seconds": float, "n_redated": int, "n_teasers": int,
+            "language": str, "sitename": str, "first_site": str, "story_time": float,
+            "n_sites": int,
+        },
+        "pk": ("story_id", "site"),
+        "indexes": [["site", "story_time"], ["story_time"], ["language", "story_time"]],
+    },
+    "sites": {
+        "columns": {
+            "site": str, "sitename": str, "articles": int, "stories": int,
+            "shared_stories": int, "first_stories": int, "copied_stories": int,
+            "redated": int, "teasers": int, "updates": int,
+        },
+        "pk": "site",
+    },
+    "site_languages": {
+        "columns": {"site": str, "language": str, "articles": int},
+        "pk": ("site", "language"),
+    },
 }
 
 
@@ -130,6 +154,7 @@ def open_db(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     from crawler.store.fts import ensure_fts  # full-text index, kept by triggers
 
     ensure_fts(db)
+    ensure_site_stats(db)
     return db
 
 
@@ -301,12 +326,12 @@ def insert_article(db: sqlite_utils.Database, article: dict) -> tuple[int, bool]
 def new_story_for(db: sqlite_utils.Database, article_id: int) -> int:
     """Make ``article_id`` a story of its own (the story id is the article id)."""
     art = db["articles"].get(article_id)
-    db["stories"].upsert({
+    db["articles"].update(article_id, {"story_id": article_id})  # before the story row: its
+    db["stories"].upsert({  # triggers read the story's articles (see site statistics)
         "id": article_id, "title": art["title"], "canonical_article_id": article_id,
         "first_seen": art["first_seen"], "first_published": art["published"],
         "last_published": art["published"], "n_articles": 1, "n_sites": 1,
     }, pk="id")
-    db["articles"].update(article_id, {"story_id": article_id})
     return article_id
 
 
@@ -377,3 +402,170 @@ def feed_health(db: sqlite_utils.Database) -> list[dict]:
         "f.last_new_article, f.next_fetch, f.interval_seconds, coalesce(f.disabled, 0) AS disabled, "
         "(SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id) AS n_articles "
         "FROM feeds f ORDER BY coalesce(f.disabled, 0) DESC, coalesce(f.n_errors, 0) DESC, f.url")]
+
+
+# ---------------------------------------------------------------- site statistics
+#
+# Who publishes first and who copies, kept current as stories change: every write of a
+# ``stories`` row (dedup rewrites the row of each story it touches, after moving the articles)
+# recomputes that story's ``story_sites`` rows, one per site carrying it; their own triggers
+# keep the per-site counters of ``sites`` and ``site_languages``. Readers (``crawler sites``,
+# the copy network) then read per-site rows and the copy rows, never every article.
+#
+# First publisher of a story: its earliest copy by published date (first_seen where the page
+# gave none), re-dated copies never first, ties broken by first_seen then article id. A copy is
+# re-dated when published more than REDATED_DAYS away from the lower median of the story's
+# published dates (what most copies say; with two copies, the earlier one).
+
+#: A copy dated more than this many days away from most of its story's copies is re-dated.
+REDATED_DAYS = 30.0
+#: A teaser has at most this share of the canonical article's words ...
+TEASER_MAX_RATIO = 0.6
+#: ... and, when dedup linked the pair, at least this containment.
+TEASER_MIN_CONTAINMENT = 0.8
+
+_STORY_SITES = f"""DELETE FROM story_sites WHERE story_id = NEW.id;
+  INSERT INTO story_sites (story_id, site, n_articles, first_article_id, is_first, lag_seconds,
+      n_redated, n_teasers, language, sitename, first_site, story_time, n_sites)
+  SELECT NEW.id, site, count(*), max(CASE WHEN site_rank = 1 THEN id END),
+    max(story_rank = 1),
+    CASE WHEN max(story_rank = 1) THEN NULL
+         ELSE max(CASE WHEN site_rank = 1 AND NOT redated THEN round((t - story_t) * 86400) END)
+    END,
+    sum(redated), coalesce(sum(teaser), 0), max(CASE WHEN site_rank = 1 THEN language END),
+    max(sitename), max(story_site), max(story_t), count(*) OVER ()
+  FROM (
+    SELECT c.*,
+      row_number() OVER (PARTITION BY site ORDER BY redated, t IS NULL, t, first_seen, id)
+        AS site_rank,
+      row_number() OVER story AS story_rank,
+      first_value(site) OVER story AS story_site,
+      first_value(t) OVER story AS story_t
+    FROM (
+      SELECT a.id, coalesce(a.site, '') AS site, a.first_seen, a.language, a.sitename,
+        julianday(coalesce(a.published, a.first_seen)) AS t,
+        coalesce(abs(julianday(a.published) - m.median) > {REDATED_DAYS}, 0) AS redated,
+        a.id != NEW.canonical_article_id AND a.word_count <= {TEASER_MAX_RATIO} * cw.words
+          AND NOT EXISTS (SELECT 1 FROM article_links l WHERE l.containment < {TEASER_MIN_CONTAINMENT}
+            AND ((l.article_id = a.id AND l.other_id = NEW.canonical_article_id)
+              OR (l.other_id = a.id AND l.article_id = NEW.canonical_article_id))) AS teaser
+      FROM articles a
+      LEFT JOIN (SELECT julianday(published) AS median FROM articles
+                 WHERE story_id = NEW.id AND julianday(published) IS NOT NULL
+                 ORDER BY julianday(published) LIMIT 1 OFFSET (
+                   SELECT (count(*) - 1) / 2 FROM articles
+                   WHERE story_id = NEW.id AND julianday(published) IS NOT NULL)) m
+      LEFT JOIN (SELECT word_count AS words FROM articles WHERE id = NEW.canonical_article_id) cw
+      WHERE a.story_id = NEW.id
+    ) c
+    WINDOW story AS (ORDER BY redated, t IS NULL, t, first_seen, id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  ) GROUP BY site;"""
+
+_SITE_COUNTS = ("articles", "stories", "shared_stories", "first_stories", "copied_stories",
+                "redated", "teasers", "updates")
+_SITE_VALUES = ("{r}.n_articles", "1", "{r}.n_sites > 1", "{r}.is_first AND {r}.n_sites > 1",
+                "NOT {r}.is_first", "{r}.n_redated", "{r}.n_teasers", "{r}.n_articles - 1")
+_COUNTS = ", ".join(_SITE_COUNTS)
+_SUM = ", ".join(f"{c} = {c} + excluded.{c}" for c in _SITE_COUNTS)
+_ADD = ", ".join(v.format(r="NEW") for v in _SITE_VALUES)
+_SUBTRACT = ", ".join(f"{c} = {c} - ({v.format(r='OLD')})" for c, v in zip(_SITE_COUNTS,
+                                                                        _SITE_VALUES))
+
+#: A story of one article (most of them) needs no ordering: its own row, in a quarter of the
+#: time (bench/sites_speed.py). Counted, not read from stories.n_articles, which writers set.
+_SINGLE = "(SELECT count(*) FROM articles WHERE story_id = NEW.id) <= 1"
+_SINGLE_SITE = """DELETE FROM story_sites WHERE story_id = NEW.id;
+  INSERT INTO story_sites (story_id, site, n_articles, first_article_id, is_first, lag_seconds,
+      n_redated, n_teasers, language, sitename, first_site, story_time, n_sites)
+  SELECT NEW.id, coalesce(site, ''), 1, id, 1, NULL, 0, 0, language, sitename,
+    coalesce(site, ''), julianday(coalesce(published, first_seen)), 1
+  FROM articles WHERE story_id = NEW.id;"""
+
+
+def _story_trigger(name: str, event: str, single: bool) -> str:
+    moved = "\n  DELETE FROM story_sites WHERE story_id = OLD.id AND OLD.id != NEW.id;" \
+        if event == "UPDATE" else ""
+    return (f"CREATE TRIGGER IF NOT EXISTS {name}\nAFTER {event} ON stories "
+            f"WHEN {'' if single else 'NOT '}{_SINGLE} BEGIN{moved}\n"
+            f"  {_SINGLE_SITE if single else _STORY_SITES}\nEND")
+
+
+SITE_TRIGGERS = {
+    "stories_site_stats_ai": _story_trigger("stories_site_stats_ai", "INSERT", False),
+    "stories_site_stats_ai1": _story_trigger("stories_site_stats_ai1", "INSERT", True),
+    "stories_site_stats_au": _story_trigger("stories_site_stats_au", "UPDATE", False),
+    "stories_site_stats_au1": _story_trigger("stories_site_stats_au1", "UPDATE", True),
+    "stories_site_stats_ad": """CREATE TRIGGER IF NOT EXISTS stories_site_stats_ad
+AFTER DELETE ON stories BEGIN
+  DELETE FROM story_sites WHERE story_id = OLD.id;
+END""",
+    "story_sites_ai": f"""CREATE TRIGGER IF NOT EXISTS story_sites_ai
+AFTER INSERT ON story_sites BEGIN
+  INSERT INTO sites (site, sitename, {_COUNTS})
+  VALUES (NEW.site, NEW.sitename, {_ADD})
+  ON CONFLICT (site) DO UPDATE SET sitename = coalesce(excluded.sitename, sitename),
+    {_SUM};
+  INSERT INTO site_languages (site, language, articles)
+  VALUES (NEW.site, coalesce(NEW.language, ''), NEW.n_articles)
+  ON CONFLICT (site, language) DO UPDATE SET articles = articles + excluded.articles;
+END""",
+    "story_sites_ad": f"""CREATE TRIGGER IF NOT EXISTS story_sites_ad
+AFTER DELETE ON story_sites BEGIN
+  UPDATE sites SET {_SUBTRACT} WHERE site = OLD.site;
+  DELETE FROM sites WHERE site = OLD.site AND stories <= 0;
+  UPDATE site_languages SET articles = articles - OLD.n_articles
+  WHERE site = OLD.site AND language = coalesce(OLD.language, '');
+  DELETE FROM site_languages
+  WHERE site = OLD.site AND language = coalesce(OLD.language, '') AND articles <= 0;
+END""",
+}
+#: The copy rows, as the copy network and the lag percentiles read them (partial: only copies).
+SITE_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS story_sites_copies ON story_sites "
+    "(first_site, site, lag_seconds) WHERE NOT is_first",
+    "CREATE INDEX IF NOT EXISTS story_sites_copy_lags ON story_sites "
+    "(site, lag_seconds) WHERE NOT is_first",
+]
+#: Changes when the definitions above do: the statistics are then recomputed.
+SITE_STATS_VERSION = str(zlib.crc32("\n".join([*SITE_TRIGGERS.values(), *SITE_INDEXES])
+                                    .encode()))
+
+
+def site_stats_ready(db: sqlite_utils.Database) -> bool:
+    """The site statistics exist, their triggers too, and match this version's definitions."""
+    names = {row[0] for row in db.execute(
+        f"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name IN "
+        f"({','.join('?' * len(SITE_TRIGGERS))})", list(SITE_TRIGGERS))}
+    return names == set(SITE_TRIGGERS) and get_meta(db, "site_stats") == SITE_STATS_VERSION
+
+
+def ensure_site_stats(db: sqlite_utils.Database, progress: Callable[[str], None] | None = None,
+                      chunk: int = 20_000) -> bool:
+    """Create the site statistics' triggers and fill them from the stored stories if missing or
+    made by other definitions (an older database); True if (re)built. Needs a writable database.
+    The fill fires the story trigger on every story, in transactions of ``chunk`` stories."""
+    if site_stats_ready(db):
+        return False
+    with transaction(db):
+        for name in SITE_TRIGGERS:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        for sql in (*SITE_TRIGGERS.values(), *SITE_INDEXES):
+            db.execute(sql)
+        for table in ("story_sites", "sites", "site_languages"):
+            db.execute(f"DELETE FROM {table}")
+    total = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    done, last = 0, None
+    while True:
+        with transaction(db):
+            row = db.execute("SELECT max(id), count(*) FROM (SELECT id FROM stories WHERE id > ? "
+                             "ORDER BY id LIMIT ?)", [last if last is not None else -1 << 62,
+                                                      chunk]).fetchone()
+            if not row[1]:
+                set_meta(db, "site_stats", SITE_STATS_VERSION)
+                return True
+            db.execute("UPDATE stories SET id = id WHERE id > ? AND id <= ?",
+                       [last if last is not None else -1 << 62, row[0]])
+        last, done = row[0], done + row[1]
+        if progress:
+            progress(f"site statistics: {done}/{total} stories")
