@@ -58,16 +58,16 @@ def launch(off: set[str], argv: list[str]) -> int:
     """Run the command line with the named mechanisms patched out (in the crawl process)."""
     from contextlib import nullcontext
 
-    from crawler import workers
+    from crawler.runtime import workers
     if "gc_main" in off:
-        import crawler.crawl
-        crawler.crawl.settled_for_crawl = nullcontext
+        import crawler.runtime.crawl
+        crawler.runtime.crawl.settled_for_crawl = nullcontext
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
     elif off & {"gc_workers", "scipy"}:
         workers.PRELOAD[:] = ["mechanisms_preload"]  # found through sys.path (the server's too)
     if "cache_read" in off:
-        from crawler.pipelines import ExtractPipeline
+        from crawler.runtime.pipelines import ExtractPipeline
         ExtractPipeline.cached = lambda self, page: None  # the page goes through the pipe
     os.environ["MECHANISMS_OFF"] = ",".join(sorted(off))
     from crawler.cli import main
