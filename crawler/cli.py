@@ -116,23 +116,12 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
 
 
 def crawl_settings(args: argparse.Namespace) -> dict:
-    settings = {
-        "CRAWLER_KEEP_HTML": args.keep_html,
-        "CRAWLER_REFRESH": args.refresh,
-        "LOG_LEVEL": "INFO" if args.verbose else "WARNING",
-        "CRAWLER_VERBOSE": args.verbose,
-        "CRAWLER_RESUME": args.resume,
-    }
-    if args.workers is not None:
-        if args.workers < 0:
-            raise UserError("--workers must be 0 or more")
-        settings["CRAWLER_EXTRACT_WORKERS"] = args.workers
-    if args.ignore_robots:
-        settings["ROBOTSTXT_OBEY"] = False
-    if args.quiet:
-        settings["CRAWLER_PROGRESS_INTERVAL"] = 0
-    settings.update(parse_set_options(args.set))
-    return settings
+    from crawler.run.options import crawl_settings as settings_of
+
+    return settings_of(keep_html=args.keep_html, refresh=args.refresh, resume=args.resume,
+                       workers=args.workers, ignore_robots=args.ignore_robots,
+                       quiet=args.quiet, verbose=args.verbose,
+                       overrides=parse_set_options(args.set))
 
 
 def parse_set_options(pairs: list[str]) -> dict:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from crawler.errors import UserError
-
 
 def register(sub, formatter) -> None:
     scrape = sub.add_parser(
@@ -49,19 +47,13 @@ def cmd_scrape(args: argparse.Namespace) -> int:
     settings = crawl_settings(args)
     workers.start_early(settings)
     from crawler.crawl import scrape_site
-    from crawler.spiders.sites import parse_since, site_url_of, url_patterns
+    from crawler.run.options import scrape_options
 
-    site = site_url_of(args.site)
-    if args.max_pages < 0 or args.max_depth < 0:
-        raise UserError("--max-pages and --max-depth must be 0 or more")
-    if args.since:  # bad dates and patterns are user errors before anything starts
-        parse_since(args.since)
-    url_patterns(args.include + args.exclude)
-    summary = scrape_site(
-        site, args.db, settings, max_pages=args.max_pages or None,
-        max_depth=args.max_depth, since=args.since, include="\n".join(args.include),
-        exclude="\n".join(args.exclude), subdomains=args.subdomains or None,
-        follow_links=args.follow_links or None)
+    site, options = scrape_options(
+        args.site, max_pages=args.max_pages, max_depth=args.max_depth, since=args.since,
+        include=args.include, exclude=args.exclude, subdomains=args.subdomains,
+        follow_links=args.follow_links)
+    summary = scrape_site(site, args.db, settings, **options)
     print_summary(summary)
     print(scrape_lines(summary))
     return 0 if summary["status"] == "finished" else 1
