@@ -121,6 +121,9 @@ CRAWLER_STORE_BATCH_SIZE = 50
 CRAWLER_STORE_BATCH_SECONDS = 1.0
 #: Seconds between progress lines on stderr (0: none).
 CRAWLER_PROGRESS_INTERVAL = 5.0
+#: Import path of a function ``sink(stats, elapsed, feed_urls)`` that gets the progress instead
+#: of the line on stderr ("": the line).
+CRAWLER_PROGRESS_SINK = ""
 
 # ---------------------------------------------------------------- schedule and resume
 #: A feed's first interval between fetches (`crawler crawl --every` sets it); then it adapts to
