@@ -65,16 +65,19 @@ def three_crawls(web, feeds, tmp_path_factory):
         first = crawler.crawl_feeds(feeds, "news.db", settings=settings,
                                     progress=reports.append, progress_interval=0.2)
         second = crawler.crawl_feeds(feeds, "news.db", settings=settings)
-        scrape = crawler.scrape_sites(site, "short.db", workers=0,
-                                      settings={**settings, "CRAWLER_MIN_WORDS": 100000})
+        scrape = crawler.scrape_sites(site, "short.db", settings={**settings,
+                                                                  "CRAWLER_MIN_WORDS": 100000})
         print(json.dumps({"summaries": [dataclasses.asdict(s) for s in (first, second, scrape)],
-                          "reports": [dataclasses.asdict(r) for r in reports]}, default=str))
+                          "reports": [dataclasses.asdict(r) for r in reports],
+                          "reactor_here": "twisted.internet.reactor" in sys.modules},
+                         default=str))
         """, json.dumps(feeds), json.dumps(FAST), site)
     return out, tmp, site
 
 
 def test_first_crawl_stores_every_article_and_its_summary_equals_the_rows(three_crawls, web):
     out, tmp, _ = three_crawls
+    assert not out["reactor_here"]  # the crawls ran in child processes
     first = out["summaries"][0]
     assert first["status"] == "finished" and first["crawl_id"] == 1
     assert first["db"] == str(tmp / "news.db")
@@ -201,3 +204,44 @@ def test_ctrl_c_stops_the_crawl_cleanly_and_resume_continues_it(tmp_path, feeds,
     assert resumed["articles_new"] and first[2] + resumed["articles_new"] == len(COPIES)
     stored = {url for (url,) in query(tmp_path / "news.db", "SELECT url FROM articles")}
     assert stored == set(expected_urls(list(web.sites.values())))
+
+
+def test_a_crawl_whose_process_dies_raises_crawl_error(tmp_path, feeds):
+    out = run_script(tmp_path, """
+        import os, signal
+        from crawler.errors import CrawlError
+        feeds, settings = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+
+        def kill_the_crawl(progress):
+            for pid in os.listdir("/proc"):
+                try:
+                    if f"PPid:\\t{os.getpid()}\\n" in open(f"/proc/{pid}/status").read():
+                        os.killpg(int(pid), signal.SIGKILL)  # with its extraction workers
+                except OSError:
+                    pass
+
+        try:
+            crawler.crawl_feeds(feeds, "news.db", settings=settings, progress=kill_the_crawl,
+                                progress_interval=0.2)
+            print(json.dumps("no error"))
+        except CrawlError as exc:
+            print(json.dumps(str(exc)))
+        """, json.dumps(feeds), json.dumps({**FAST, "DOWNLOAD_DELAY": 1.0}))
+    assert out.startswith("the crawl's process ended (exit status -9) without a summary")
+
+
+def test_crawl_feeds_every_crawls_again_when_the_feeds_are_due(tmp_path, feeds):
+    quick = {**FAST, "CRAWLER_MIN_INTERVAL": 1, "CRAWLER_MAX_INTERVAL": 2}
+    out = run_script(tmp_path, """
+        feeds, settings = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+        passes = [(dataclasses.asdict(s), time.monotonic()) for s in
+                  crawler.crawl_feeds_every(feeds, "news.db", every="2s", passes=2,
+                                            settings=settings)]
+        print(json.dumps(passes, default=str))
+        """, json.dumps(feeds), json.dumps(quick))
+    (first, _), (second, _) = out
+    assert [first["crawl_id"], second["crawl_id"]] == [1, 2]
+    assert first["articles_new"] == len(COPIES) and second["articles_new"] == 0
+    assert second["feeds_unchanged"] == second["feeds"] == len(feeds)  # 304: fetched again
+    rows = query(tmp_path / "news.db", "SELECT count(*) FROM feeds WHERE next_fetch IS NOT NULL")
+    assert rows == [(len(feeds),)]

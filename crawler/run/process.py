@@ -8,6 +8,7 @@ when the caller's callback is slower than the crawl's reports.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import queue
 import signal
@@ -79,8 +80,8 @@ def _stop(child: subprocess.Popen) -> None:
             child.wait()
             return
         except KeyboardInterrupt:
-            if forced:
-                child.kill()
+            if forced:  # the child leads its process group: its extraction workers go too
+                os.killpg(child.pid, signal.SIGKILL)
             else:
                 child.send_signal(signal.SIGINT)  # Scrapy's second SIGINT: stop at once
                 forced = True
