@@ -45,8 +45,9 @@ def crawl_feeds(feeds: str | Path | Iterable[str | Path], db: str | Path = DEFAU
     ``feeds``: feed URLs, text files of feed URLs (one a line) and OPML files, as on the command
     line. ``progress`` is called with a CrawlProgress every ``progress_interval`` seconds.
     ``due_only``: only the feeds whose next fetch has come (``crawler crawl --due``).
-    ``settings``: any Scrapy or crawler setting, e.g. ``{"CRAWLER_EXTRACT_WORKERS": 1}``; the
-    other options are those of ``crawler crawl`` (``workers=0`` extracts in the crawl's process).
+    ``settings``: any Scrapy or crawler setting, e.g. ``{"CRAWLER_EXTRACT_WORKERS": 1}`` (it wins
+    over the options); the other options are those of ``crawler crawl`` (``workers=0`` extracts
+    in the crawl's process).
     """
     from crawler.feedlist import read_feed_args
 
