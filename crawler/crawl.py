@@ -146,8 +146,7 @@ def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
         updates = schedule.plan_updates(store.feed_outcomes(db, crawl_id, feeds), policy,
                                         datetime.now(timezone.utc))
         with store.transaction(db):
-            for url, fields in updates.items():
-                store.update_feed(db, url, **fields)
+            store.update_feeds(db, updates)
     finally:
         db.close()
 
@@ -175,7 +174,8 @@ def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
         "SELECT url, reason, error FROM failures WHERE crawl_id = ? AND kind = 'feed'",
         [crawl_id])]
     return {"crawl_id": crawl_id, "elapsed": round(elapsed, 2), "counts": counts,
-            "feeds_unchanged": get("feeds_unchanged"), "reasons": reasons,
+            "feeds_unchanged": get("feeds_unchanged"), "feeds_same": get("feeds_same"),
+            "reasons": reasons,
             "database_error": stats.get("news/database_error"),
             "news": {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("news/")},
             "failed_feeds": failed_feeds, "db": str(db.conn.execute("PRAGMA database_list")
