@@ -38,9 +38,12 @@ class Progress:
             self.loop.stop()
 
     def report(self) -> None:
-        print(progress_line(self.crawler.stats.get_stats(), time.monotonic() - self.started,
-                            getattr(self.crawler.spider, "feed_urls", None)),
-              file=sys.stderr, flush=True)
+        spider = self.crawler.spider
+        line = progress_line(self.crawler.stats.get_stats(), time.monotonic() - self.started,
+                             getattr(spider, "feed_urls", None))
+        detail = getattr(spider, "progress_detail", None)  # e.g. per site (crawler scrape)
+        text = detail() if callable(detail) else None
+        print(line + (f"\n        {text}" if text else ""), file=sys.stderr, flush=True)
 
 
 def progress_line(stats: dict, elapsed: float, feeds: list | None = None) -> str:

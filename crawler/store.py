@@ -380,6 +380,17 @@ def new_story_for(db: sqlite_utils.Database, article_id: int) -> int:
     return article_id
 
 
+def crawl_urls(db: sqlite_utils.Database, crawl_id: int) -> tuple[list[str], list[str]]:
+    """The URLs of the articles crawl ``crawl_id`` stored, and of the pages it failed on."""
+    started = db.execute("SELECT started FROM crawls WHERE id = ?", [crawl_id]).fetchone()
+    articles = [url for (url,) in db.execute(  # through the first_seen index
+        "SELECT url FROM articles WHERE first_seen >= ? AND crawl_id = ?",
+        [started[0] if started else "", crawl_id])]
+    failures = [url for (url,) in db.execute(
+        "SELECT url FROM failures WHERE crawl_id = ? AND kind = 'article'", [crawl_id])]
+    return articles, failures
+
+
 # ---------------------------------------------------------------- meta
 
 
