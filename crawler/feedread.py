@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import calendar
 import json
+import logging
 from datetime import datetime, timezone
 
 import feedparser
 import xxhash
+
+logger = logging.getLogger(__name__)
 
 
 def body_digest(body: bytes) -> str:
@@ -98,4 +101,7 @@ class FeedReadMiddleware:
 
         meta["feed_read"] = await pipeline.run_in_pool(read_feed, response.body,
                                                        response_headers(response))
+        self.crawler.stats.inc_value("news/feeds_read_in_pool")
+        logger.info("Feed %s (%d KB) read in the extraction pool", response.url,
+                    len(response.body) // 1024)
         return response

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from crawler import store
 from crawler.demo.server import LocalWeb, Resource, Site
 from tests.conftest import ROOT, run_cli
 from tests.pages import article_page
+from tests.test_resume import _count
 
 N_ARTICLES = 8
 #: One request at a time per site (a delay > 0: Scrapy 2.19 does not hold a slot to its
@@ -125,17 +125,6 @@ def test_max_pages_is_per_site(web, tmp_path):
     assert _stored_by_site(tmp_path / "m.db") == {"127.0.0.81": 3, "127.0.0.82": 3}
     assert "max_pages 10" in result.stdout  # both sites together
     assert result.stdout.count("max_pages 5") == 2  # each site
-
-
-def _count(db_path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
 
 
 def test_killed_multi_site_scrape_resumes(web, tmp_path):
