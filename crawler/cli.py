@@ -204,7 +204,9 @@ def print_summary(summary: dict) -> None:
         f"Crawl {summary['crawl_id']} {summary['status']} in {summary['elapsed']:.1f}s "
         f"-> {summary['db']}",
         f"  feeds:    {c['n_feeds']} tried, {c['n_feeds_failed']} failed, "
-        f"{summary.get('feeds_unchanged', 0)} unchanged (304)",
+        f"{summary.get('feeds_unchanged', 0)} unchanged (304)"
+        + (f", {summary['feeds_same']} sent the same feed again" if summary.get("feeds_same")
+           else ""),
         f"  articles: {c['n_new']} new, {c['n_known']} already known, {c['n_failed']} failed",
     ]
     if summary.get("stories") is not None:
@@ -224,7 +226,7 @@ def print_summary(summary: dict) -> None:
     for feed in summary["failed_feeds"][:20]:
         lines.append(f"  feed gave nothing: {feed['url']}: {feed['reason']} ({feed['error']})")
     if c["n_feeds"] and not c["n_new"] and not c["n_known"] and not summary["reasons"]:
-        if summary.get("feeds_unchanged") == c["n_feeds"]:
+        if summary.get("feeds_unchanged", 0) + summary.get("feeds_same", 0) == c["n_feeds"]:
             lines.append("  nothing new: every feed is unchanged since the last crawl")
         else:
             lines.append("  nothing new: the feeds listed no entries")

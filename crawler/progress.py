@@ -46,11 +46,16 @@ class Progress:
 
     def report(self) -> None:
         self.sink(self.crawler.stats.get_stats(), time.monotonic() - self.started,
-                  getattr(self.crawler.spider, "feed_urls", None))
+                  self.crawler.spider)
 
 
-def print_line(stats: dict, elapsed: float, feeds: list | None) -> None:
-    print(progress_line(stats, elapsed, feeds), file=sys.stderr, flush=True)
+def print_line(stats: dict, elapsed: float, spider) -> None:
+    """The default sink: a line on stderr, and the spider's detail lines (per site, for
+    ``crawler scrape``)."""
+    line = progress_line(stats, elapsed, getattr(spider, "feed_urls", None))
+    detail = getattr(spider, "progress_detail", None)
+    text = detail() if callable(detail) else None
+    print(line + (f"\n        {text}" if text else ""), file=sys.stderr, flush=True)
 
 
 def progress_line(stats: dict, elapsed: float, feeds: list | None = None) -> str:

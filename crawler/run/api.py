@@ -4,7 +4,7 @@
 >>> summary = crawler.crawl_feeds(["https://example.org/rss.xml", "feeds.opml"], "news.db",
 ...                               progress=lambda p: print(p.articles_new, "new"))
 >>> summary.articles_new, summary.failures
->>> crawler.scrape_sites("example.org", "news.db", max_pages=500, since="7d")
+>>> crawler.scrape_sites(["example.org", "example.com"], "news.db", max_pages=500, since="7d")
 >>> for summary in crawler.crawl_feeds_every("feeds.txt", "news.db", every="15m"):
 ...     print(summary.crawl_id, summary.articles_new)
 
@@ -68,22 +68,20 @@ def scrape_sites(sites: str | Iterable[str], db: str | Path = DEFAULT_DB, *,
                  keep_html: bool = False, refresh: bool = False, resume: bool = False,
                  workers: int | None = None, ignore_robots: bool = False, verbose: bool = False,
                  settings: Mapping[str, Any] | None = None) -> CrawlSummary:
-    """Scrape a whole site into ``db``, as ``crawler scrape SITE_URL`` does: its articles from
-    its sitemaps and feeds, or by following its links.
+    """Scrape whole sites into ``db``, as ``crawler scrape SITE_URL...`` does: their articles
+    from their sitemaps and feeds, or by following their links; all sites in one crawl, each
+    with its own politeness budget, so they proceed side by side.
 
-    ``sites``: a site's URL or domain ("example.org"), or a list of one (the crawl of several
-    sites at once is ``crawler scrape``'s to come). ``since``: a date ("2024-03-01") or an age
-    ("7d"); ``include``/``exclude``: regular expressions on URLs; ``max_pages``: at most this
-    many pages (0: no limit). The other options are those of ``crawl_feeds``.
+    ``sites``: a site's URL or domain ("example.org"), or several. ``since``: a date
+    ("2024-03-01") or an age ("7d"); ``include``/``exclude``: regular expressions on URLs;
+    ``max_pages``: at most this many pages of each site (0: no limit). The other options are
+    those of ``crawl_feeds``. The summary's ``sites`` has each site's new and failed articles.
     """
-    sites = _as_list(sites)
-    if len(sites) != 1:
-        raise UserError(f"scrape_sites takes one site for now, not {len(sites)}: call it once "
-                        f"per site")
-    url, options = scrape_options(
-        str(sites[0]), max_pages=max_pages, max_depth=max_depth, since=since, include=include,
-        exclude=exclude, subdomains=subdomains, follow_links=follow_links)
-    request = {"kind": "scrape", "site": url, "options": options, **_common(
+    urls, options = scrape_options(
+        sites if isinstance(sites, str) else list(sites), max_pages=max_pages,
+        max_depth=max_depth, since=since, include=include, exclude=exclude,
+        subdomains=subdomains, follow_links=follow_links)
+    request = {"kind": "scrape", "sites": urls, "options": options, **_common(
         db, progress, progress_interval, keep_html=keep_html, refresh=refresh, resume=resume,
         workers=workers, ignore_robots=ignore_robots, verbose=verbose, settings=settings)}
     return CrawlSummary.from_dict(run_in_child(request, progress), request["db"])

@@ -30,8 +30,9 @@ def send(message: dict[str, Any]) -> None:
         _channel.flush()
 
 
-def send_progress(stats: dict, elapsed: float, feeds: list | None) -> None:
+def send_progress(stats: dict, elapsed: float, spider) -> None:
     """CRAWLER_PROGRESS_SINK of the child: the counters of crawler.run.results.CrawlProgress."""
+    feeds = getattr(spider, "feed_urls", None)
     get = lambda key: int(stats.get(f"news/{key}", 0))  # noqa: E731
     send({"type": "progress", "progress": {
         "elapsed": round(elapsed, 3), "pages": int(stats.get("response_received_count", 0)),
@@ -57,7 +58,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     if request["kind"] == "feeds":
         return crawl.crawl_feeds(request["feeds"], request["db"], settings,
                                  due_only=request.get("due_only", False))
-    return crawl.scrape_site(request["site"], request["db"], settings, **request["options"])
+    return crawl.scrape_sites(request["sites"], request["db"], settings, **request["options"])
 
 
 def _stop_when_stdin_closes() -> None:

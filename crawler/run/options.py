@@ -36,23 +36,26 @@ def crawl_settings(*, keep_html: bool = False, refresh: bool = False, resume: bo
     return settings
 
 
-def scrape_options(site: str, *, max_pages: int = 0, max_depth: int = 3,
+def scrape_options(sites: str | Iterable[str], *, max_pages: int = 0, max_depth: int = 3,
                    since: str | None = None, include: Iterable[str] = (),
                    exclude: Iterable[str] = (), subdomains: bool = False,
-                   follow_links: bool = False) -> tuple[str, dict[str, Any]]:
-    """The site's home URL and the site spider's options (crawler.crawl.scrape_site)."""
-    from crawler.spiders.sites import parse_since, site_url_of, url_patterns
+                   follow_links: bool = False) -> tuple[list[str], dict[str, Any]]:
+    """The sites' home URLs, each once, and the site spider's options (crawler.crawl.
+    scrape_sites); the options apply to each site on its own."""
+    from crawler.spiders.sites import parse_since, site_list, url_patterns
 
     if isinstance(include, str) or isinstance(exclude, str):
         raise UserError("include and exclude are lists of patterns, not one string")
     include, exclude = list(include), list(exclude)
-    url = site_url_of(site)
+    urls = site_list([sites] if isinstance(sites, str) else [str(site) for site in sites])
+    if not urls:
+        raise UserError("no site given")
     for name, value in (("max pages", max_pages), ("max depth", max_depth)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UserError(f"{name} must be a whole number, 0 or more, not {value!r}")
     if since:  # bad dates and patterns are user errors before anything starts
         parse_since(since)
     url_patterns(include + exclude)
-    return url, {"max_pages": max_pages or None, "max_depth": max_depth, "since": since,
-                 "include": "\n".join(include), "exclude": "\n".join(exclude),
-                 "subdomains": subdomains or None, "follow_links": follow_links or None}
+    return urls, {"max_pages": max_pages or None, "max_depth": max_depth, "since": since,
+                  "include": "\n".join(include), "exclude": "\n".join(exclude),
+                  "subdomains": subdomains or None, "follow_links": follow_links or None}

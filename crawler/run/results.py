@@ -55,6 +55,9 @@ class CrawlSummary:
     resumed: bool = False  #: continued an interrupted crawl of the same request
     resumable: bool = False  #: interrupted: the same call with ``resume=True`` continues it
     counters: dict[str, int] = field(default_factory=dict)  #: every news/ statistic of Scrapy
+    #: scrape_sites: each site's articles stored by this crawl and pages failed,
+    #: {"https://example.org/": {"new": 12, "failed": 1}}
+    sites: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -75,4 +78,4 @@ class CrawlSummary:
             failures=dict(summary["reasons"]),
             failed_feeds=tuple(FailedFeed(**f) for f in summary["failed_feeds"]),
             resumed=job.get("outcome") == "resumed", resumable=bool(job.get("kept")),
-            counters=dict(summary.get("news") or {}))
+            counters=dict(summary.get("news") or {}), sites=dict(summary.get("sites") or {}))
