@@ -55,24 +55,24 @@ def query(db_path, sql: str, params=()) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def three_crawls(web, feeds, tmp_path_factory):
-    """crawl_feeds twice, then scrape_sites into another database with a setting that makes
-    every page too short to store: three crawls in one process."""
+    """crawl_feeds twice, then scrape_sites of two sites into another database with a setting
+    that makes every page too short to store: three crawls in one process."""
     tmp = tmp_path_factory.mktemp("api")
-    site = web["netzschau"].base
+    sites = [web["netzschau"].base, web["klartext"].base]
     out = run_script(tmp, """
-        feeds, settings, site = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+        feeds, settings, sites = (json.loads(arg) for arg in sys.argv[1:])
         reports = []
         first = crawler.crawl_feeds(feeds, "news.db", settings=settings,
                                     progress=reports.append, progress_interval=0.2)
         second = crawler.crawl_feeds(feeds, "news.db", settings=settings)
-        scrape = crawler.scrape_sites(site, "short.db", settings={**settings,
-                                                                  "CRAWLER_MIN_WORDS": 100000})
+        scrape = crawler.scrape_sites(sites, "short.db", settings={**settings,
+                                                                   "CRAWLER_MIN_WORDS": 100000})
         print(json.dumps({"summaries": [dataclasses.asdict(s) for s in (first, second, scrape)],
                           "reports": [dataclasses.asdict(r) for r in reports],
                           "reactor_here": "twisted.internet.reactor" in sys.modules},
                          default=str))
-        """, json.dumps(feeds), json.dumps(FAST), site)
-    return out, tmp, site
+        """, json.dumps(feeds), json.dumps(FAST), json.dumps(sites))
+    return out, tmp, sites
 
 
 def test_first_crawl_stores_every_article_and_its_summary_equals_the_rows(three_crawls, web):
@@ -118,18 +118,25 @@ def test_the_same_crawl_again_in_the_same_process_stores_nothing_new(three_crawl
 
 
 def test_scrape_sites_after_two_crawls_applies_its_settings(three_crawls, web):
-    out, tmp, site = three_crawls
+    out, tmp, sites = three_crawls
     scrape = out["summaries"][2]
     assert scrape["status"] == "finished" and scrape["crawl_id"] == 1
-    articles = [u for u in expected_urls(list(web.sites.values())) if u.startswith(site)]
+    assert query(tmp / "short.db", "SELECT kind, status FROM crawls") == [("scrape", "finished")]
     # CRAWLER_MIN_WORDS=100000: every article is too short to store, and says so
-    assert scrape["articles_new"] == 0 and scrape["failures"]["no_text"] == len(articles)
+    assert scrape["articles_new"] == 0
     assert query(tmp / "short.db", "SELECT count(*) FROM articles") == [(0,)]
     rows = dict(query(tmp / "short.db", "SELECT reason, count(*) FROM failures "
                                         "WHERE crawl_id = 1 GROUP BY reason"))
     assert rows["no_text"] == scrape["failures"]["no_text"]
-    assert query(tmp / "short.db", "SELECT kind, status FROM crawls") == [("scrape", "finished")]
-    assert scrape["counters"]["sitemaps_done"] >= 1
+    # both sites in one crawl, each with its own figures
+    assert list(scrape["sites"]) == [f"{site}/" for site in sites]
+    for site in sites:
+        articles = [u for u in expected_urls(list(web.sites.values())) if u.startswith(site)]
+        failed = query(tmp / "short.db", "SELECT count(*) FROM failures WHERE crawl_id = 1 "
+                                         "AND kind = 'article' AND url LIKE ?", [f"{site}/%"])
+        assert scrape["sites"][f"{site}/"] == {"new": 0, "failed": len(articles)}
+        assert failed == [(len(articles),)]
+    assert scrape["failures"]["no_text"] == sum(s["failed"] for s in scrape["sites"].values())
 
 
 # ---------------------------------------------------------------- mistakes and interruptions
