@@ -45,6 +45,10 @@ TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+#: Scrapy checks every callback for a generator that returns a value, by reading its source
+#: and parsing it: its cache is keyed by the bound method, a new object on every request, so it
+#: re-parsed parse_feed / parse_article for every response (~1 ms each; bench/feed_scale.py).
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # ---------------------------------------------------------------- safety (crawler/middlewares.py)
 #: Only http(s) is ever fetched: Scrapy's file:, data:, ftp: and s3: handlers are switched off.
@@ -64,6 +68,9 @@ DOWNLOADER_MIDDLEWARES = {
     # decompression (590) and redirects (600), not as received (Scrapy's 900). A worker reads a
     # page from its cache file instead of receiving it through a pipe.
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 585,
+    # Big feeds are read in the extraction pool (crawler/feedread.py): the last to see a
+    # response, after decompression, redirects and the resume cache.
+    "crawler.feedread.FeedReadMiddleware": 40,
 }
 SPIDER_MIDDLEWARES = {"crawler.fetch.middlewares.DatabaseErrorMiddleware": 950}
 #: Fetch private, loopback and link-local addresses even when the crawl started on a public host.
@@ -116,11 +123,18 @@ CRAWLER_BATCH_SCHEDULING = True
 #: a worker busy while the reactor writes a long batch; with 4 the cores were idle 2.6% of a
 #: 10,000-page crawl instead of 1.3%, and it ran 2% slower.
 CRAWLER_EXTRACT_QUEUE = 8
+#: Feed bodies of this many bytes or more are read (feedparser) in the extraction workers, not
+#: in the crawl process: feedparser takes ~3 ms a KB here, and a 10,000-entry feed held the
+#: reactor for seconds.
+CRAWLER_FEED_POOL_BYTES = 16 * 1024
 #: Articles written per SQLite transaction, and the longest an article waits for its batch.
 CRAWLER_STORE_BATCH_SIZE = 50
 CRAWLER_STORE_BATCH_SECONDS = 1.0
 #: Seconds between progress lines on stderr (0: none).
 CRAWLER_PROGRESS_INTERVAL = 5.0
+#: Import path of a function ``sink(stats, elapsed, spider)`` that gets the progress instead
+#: of the line on stderr ("": the line).
+CRAWLER_PROGRESS_SINK = ""
 
 # ---------------------------------------------------------------- schedule and resume
 #: A feed's first interval between fetches (`crawler crawl --every` sets it); then it adapts to

@@ -40,3 +40,13 @@ def run_cli(*args: str, timeout: float = 180, env: dict | None = None):
         [sys.executable, "-m", "crawler", *map(str, args)], cwd=ROOT, capture_output=True,
         text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="module")
+def demo_web():
+    """The demo's five news sites, served on 127.0.0.11-15 (crawler.demo)."""
+    from crawler.demo import build_sites
+    from crawler.demo.server import LocalWeb
+
+    with LocalWeb(build_sites()) as running:
+        yield running

@@ -116,23 +116,12 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
 
 
 def crawl_settings(args: argparse.Namespace) -> dict:
-    settings = {
-        "CRAWLER_KEEP_HTML": args.keep_html,
-        "CRAWLER_REFRESH": args.refresh,
-        "LOG_LEVEL": "INFO" if args.verbose else "WARNING",
-        "CRAWLER_VERBOSE": args.verbose,
-        "CRAWLER_RESUME": args.resume,
-    }
-    if args.workers is not None:
-        if args.workers < 0:
-            raise UserError("--workers must be 0 or more")
-        settings["CRAWLER_EXTRACT_WORKERS"] = args.workers
-    if args.ignore_robots:
-        settings["ROBOTSTXT_OBEY"] = False
-    if args.quiet:
-        settings["CRAWLER_PROGRESS_INTERVAL"] = 0
-    settings.update(parse_set_options(args.set))
-    return settings
+    from crawler.run.options import crawl_settings as settings_of
+
+    return settings_of(keep_html=args.keep_html, refresh=args.refresh, resume=args.resume,
+                       workers=args.workers, ignore_robots=args.ignore_robots,
+                       quiet=args.quiet, verbose=args.verbose,
+                       overrides=parse_set_options(args.set))
 
 
 def parse_set_options(pairs: list[str]) -> dict:
@@ -215,7 +204,9 @@ def print_summary(summary: dict) -> None:
         f"Crawl {summary['crawl_id']} {summary['status']} in {summary['elapsed']:.1f}s "
         f"-> {summary['db']}",
         f"  feeds:    {c['n_feeds']} tried, {c['n_feeds_failed']} failed, "
-        f"{summary.get('feeds_unchanged', 0)} unchanged (304)",
+        f"{summary.get('feeds_unchanged', 0)} unchanged (304)"
+        + (f", {summary['feeds_same']} sent the same feed again" if summary.get("feeds_same")
+           else ""),
         f"  articles: {c['n_new']} new, {c['n_known']} already known, {c['n_failed']} failed",
     ]
     if summary.get("stories") is not None:
@@ -235,7 +226,7 @@ def print_summary(summary: dict) -> None:
     for feed in summary["failed_feeds"][:20]:
         lines.append(f"  feed gave nothing: {feed['url']}: {feed['reason']} ({feed['error']})")
     if c["n_feeds"] and not c["n_new"] and not c["n_known"] and not summary["reasons"]:
-        if summary.get("feeds_unchanged") == c["n_feeds"]:
+        if summary.get("feeds_unchanged", 0) + summary.get("feeds_same", 0) == c["n_feeds"]:
             lines.append("  nothing new: every feed is unchanged since the last crawl")
         else:
             lines.append("  nothing new: the feeds listed no entries")

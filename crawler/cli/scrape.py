@@ -1,4 +1,4 @@
-"""``crawler scrape SITE_URL``: one site's articles, from its sitemaps, feeds or links."""
+"""``crawler scrape SITE_URL...``: the sites' articles, from their sitemaps, feeds or links."""
 from __future__ import annotations
 
 import argparse
@@ -8,23 +8,31 @@ from crawler.errors import UserError
 
 def register(sub, formatter) -> None:
     scrape = sub.add_parser(
-        "scrape", formatter_class=formatter, help="scrape a whole news site",
-        description="Find a site's articles in its sitemaps (robots.txt Sitemap: lines, "
+        "scrape", formatter_class=formatter, help="scrape whole news sites",
+        description="Find each site's articles in its sitemaps (robots.txt Sitemap: lines, "
                     "/sitemap.xml, indexes, gzip, Google News) and its feeds (<link "
                     "rel=\"alternate\"> on the home page), or by following its links when it has "
                     "neither; store them like `crawler crawl` does. Section, tag and index pages "
-                    "are recognised and not stored.",
+                    "are recognised and not stored. Several sites are scraped at once, in one "
+                    "crawl: each keeps its own politeness budget (delay, AutoThrottle, "
+                    "concurrency), and --max-pages, --since, --include and --exclude apply to "
+                    "each site on its own.",
         epilog="Examples:\n"
                "  crawler scrape https://www.example.org/ --since 2024-01-01\n"
                "  crawler scrape example.org --max-pages 500 --include '/20[0-9][0-9]/' "
-               "--exclude '/video/'")
-    scrape.add_argument("site", metavar="SITE_URL")
+               "--exclude '/video/'\n"
+               "  crawler scrape https://a.example/ https://b.example/ --sites more-sites.txt")
+    scrape.add_argument("sites", nargs="*", metavar="SITE_URL",
+                        help="home page of a site (https:// is assumed when left out)")
+    scrape.add_argument("--sites", dest="sites_file", metavar="FILE",
+                        help="a file of site URLs, one a line (# comments), scraped with the "
+                             "SITE_URLs")
     from crawler.cli import add_crawl_options, add_db_option
 
     add_db_option(scrape)
     scrape.add_argument("--max-pages", type=int, default=0, metavar="N",
-                        help="fetch at most N pages (articles and, when following links, "
-                             "listing pages; 0: no limit)")
+                        help="fetch at most N pages of each site (articles and, when "
+                             "following links, listing pages; 0: no limit)")
     scrape.add_argument("--max-depth", type=int, default=3, metavar="N",
                         help="when following links: at most N clicks from the home page")
     scrape.add_argument("--since", metavar="DATE",
@@ -48,39 +56,52 @@ def cmd_scrape(args: argparse.Namespace) -> int:
 
     settings = crawl_settings(args)
     workers.start_early(settings)
-    from crawler.runtime.crawl import scrape_site
-    from crawler.fetch.spiders.sites import parse_since, site_url_of, url_patterns
+    from crawler.runtime.crawl import scrape_sites
+    from crawler.run.options import scrape_options
+    from crawler.fetch.spiders.sites import read_site_list
 
-    site = site_url_of(args.site)
-    if args.max_pages < 0 or args.max_depth < 0:
-        raise UserError("--max-pages and --max-depth must be 0 or more")
-    if args.since:  # bad dates and patterns are user errors before anything starts
-        parse_since(args.since)
-    url_patterns(args.include + args.exclude)
-    summary = scrape_site(
-        site, args.db, settings, max_pages=args.max_pages or None,
-        max_depth=args.max_depth, since=args.since, include="\n".join(args.include),
-        exclude="\n".join(args.exclude), subdomains=args.subdomains or None,
-        follow_links=args.follow_links or None)
+    sites = list(args.sites) + (read_site_list(args.sites_file) if args.sites_file else [])
+    if not sites:
+        raise UserError("no site given: SITE_URL... or --sites FILE")
+    sites, options = scrape_options(
+        sites, max_pages=args.max_pages, max_depth=args.max_depth, since=args.since,
+        include=args.include, exclude=args.exclude, subdomains=args.subdomains,
+        follow_links=args.follow_links)
+    summary = scrape_sites(sites, args.db, settings, **options)
     print_summary(summary)
-    print(scrape_lines(summary))
+    print(scrape_lines(summary.get("news") or {}))
+    if len(sites) > 1:
+        print(site_lines(summary, sites))
     return 0 if summary["status"] == "finished" else 1
 
 
-def scrape_lines(summary: dict) -> str:
+def site_lines(summary: dict, sites: list[str]) -> str:
+    """Per site: articles stored, failures, and what its discovery found."""
+    news = summary.get("news") or {}
+    lines = ["Per site:"]
+    for site in sites:
+        own = {k[len(f"site/{site}/"):]: v for k, v in news.items()
+               if k.startswith(f"site/{site}/")}
+        stored = (summary.get("sites") or {}).get(site, {})
+        lines.append(f"{site}: {stored.get('new', 0)} new articles, "
+                     f"{stored.get('failed', 0)} failed")
+        lines.append(scrape_lines(own, indent="    "))
+    return "\n".join(lines)
+
+
+def scrape_lines(s: dict, indent: str = "  ") -> str:
     """What discovery found: sitemaps, sitemap entries, listing pages, what was skipped."""
-    s = summary.get("news") or {}
     get = lambda key: s.get(key, 0)  # noqa: E731
-    lines = [f"  sitemaps: {get('sitemaps_done')} read, {get('sitemap_urls')} entries"
+    lines = [f"sitemaps: {get('sitemaps_done')} read, {get('sitemap_urls')} entries"
              + (f", {get('sitemap_urls_too_old')} older than --since"
                 if get("sitemap_urls_too_old") else "")
              + (f", {get('sitemaps_failed')} failed" if get("sitemaps_failed") else "")]
     if get("link_mode"):
-        lines.append("  no sitemap or feed: followed the site's links")
-    lines.append(f"  pages:    {get('pages_scheduled')} fetched as article candidates, "
+        lines.append("no sitemap or feed: followed the site's links")
+    lines.append(f"pages:    {get('pages_scheduled')} fetched as article candidates, "
                  f"{get('listing_pages')} were listing pages (not stored)")
     skipped = {k.split("/", 1)[1]: v for k, v in s.items() if k.startswith("skipped/")}
     if skipped:
-        lines.append("  not fetched: " + ", ".join(f"{k} {v}" for k, v in sorted(
+        lines.append("not fetched: " + ", ".join(f"{k} {v}" for k, v in sorted(
             skipped.items(), key=lambda kv: -kv[1])))
-    return "\n".join(lines)
+    return "\n".join(indent + line for line in lines)

@@ -146,8 +146,7 @@ def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
         updates = schedule.plan_updates(store.feed_outcomes(db, crawl_id, feeds), policy,
                                         datetime.now(timezone.utc))
         with store.transaction(db):
-            for url, fields in updates.items():
-                store.update_feed(db, url, **fields)
+            store.update_feeds(db, updates)
     finally:
         db.close()
 
@@ -156,9 +155,35 @@ def scrape_site(site: str, db_path: str, settings: dict[str, Any] | None = None,
                 **options: Any) -> dict:
     """Scrape one site (crawler.fetch.spiders.sites) into ``db_path``; ``options`` are the site
     spider's (max_pages, max_depth, since, include, exclude, subdomains, follow_links)."""
+    return scrape_sites([site], db_path, settings, **options)
+
+
+def scrape_sites(sites: list[str], db_path: str, settings: dict[str, Any] | None = None,
+                 **options: Any) -> dict:
+    """Scrape sites, all in one crawl, into ``db_path``; ``options`` as ``scrape_site``'s, each
+    applying to every site on its own. The summary's ``sites`` says, per site, how many
+    articles this crawl stored and how many of its pages failed."""
+    from crawler.fetch.spiders.sites import Site
+
     options = {k: v for k, v in options.items() if v not in (None, [], "")}
-    return run_spider("sites", db_path, "scrape", {"site": site, **options}, settings,
-                      site=site, **options)
+    # one site keeps the job folder (--resume) of the one-site command it always was
+    inputs = {"site": sites[0]} if len(sites) == 1 else {"sites": list(sites)}
+    summary = run_spider("sites", db_path, "scrape", {**inputs, **options}, settings,
+                         sites=list(sites), **options)
+    scopes = [Site(url, subdomains=bool(options.get("subdomains"))) for url in sites]
+    db = store.open_db(db_path)
+    try:
+        articles, failures = store.crawl_urls(db, summary["crawl_id"])
+    finally:
+        db.close()
+    per_site = {url: {"new": 0, "failed": 0} for url in sites}
+    for urls, key in ((articles, "new"), (failures, "failed")):
+        for url in urls:
+            owner = next((site for site in scopes if site.contains(url)), None)
+            if owner is not None:
+                per_site[owner.url][key] += 1
+    summary["sites"] = per_site
+    return summary
 
 
 def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
@@ -175,7 +200,8 @@ def summarize(db, crawl_id: int, stats: dict, elapsed: float) -> dict:
         "SELECT url, reason, error FROM failures WHERE crawl_id = ? AND kind = 'feed'",
         [crawl_id])]
     return {"crawl_id": crawl_id, "elapsed": round(elapsed, 2), "counts": counts,
-            "feeds_unchanged": get("feeds_unchanged"), "reasons": reasons,
+            "feeds_unchanged": get("feeds_unchanged"), "feeds_same": get("feeds_same"),
+            "reasons": reasons,
             "database_error": stats.get("news/database_error"),
             "news": {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("news/")},
             "failed_feeds": failed_feeds, "db": str(db.conn.execute("PRAGMA database_list")

@@ -147,6 +147,11 @@ class ExtractPipeline:
     def analyse(self, args: tuple) -> asyncio.Future:
         return asyncio.wrap_future(self.pool.submit(analyse_page, *args))
 
+    async def run_in_pool(self, func, *args: Any) -> Any:
+        """``func(*args)`` in a worker (big feeds: crawler.feedread); needs ``self.pool``."""
+        await self.start_workers()
+        return await asyncio.wrap_future(self.pool.submit(func, *args))
+
     def cached(self, page: Page) -> tuple[str, int, int] | None:
         """The page's resume-cache file if it is there (it stays until the article is stored),
         with the length and xxh3 digest of the page, for the worker to check it against."""
@@ -170,6 +175,7 @@ class StorePipeline:
         self.keep_html = keep_html
         self.params = params
         self.batch: list[dict] = []
+        self.links: list[FeedLink] = []  # known articles listed by a feed, linked per batch
         self.timer: task.LoopingCall | None = None
         self.cache_dir = resume_cache_dir(crawler.settings)
 
@@ -195,7 +201,9 @@ class StorePipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, FeedLink):
-            self.link_known(item)
+            self.links.append(item)
+            if len(self.links) >= self.batch_size * 20:
+                self.flush()
         elif isinstance(item, dict) and "article" in item:
             self.batch.append(item)
             if len(self.batch) >= self.batch_size:
@@ -213,19 +221,19 @@ class StorePipeline:
         """A feed lists an article stored earlier: remember that this feed carries it too."""
         article_id = store.article_id_for(self.db, link.url)
         if article_id is not None:
-            try:
-                with store.transaction(self.db):
-                    store.link_article_feed(self.db, article_id, link.feed_url)
-            except (sqlite3.Error, OSError) as exc:
-                self.database_failed(exc)
+            store.link_article_feed(self.db, article_id, link.feed_url)
 
     def flush(self) -> None:
-        """Write the batch in one transaction: all of it lands, or none of it."""
+        """Write the batch (and the links of known articles to their feeds) in one
+        transaction: all of it lands, or none of it."""
         batch, self.batch = self.batch, []
-        if not batch:
+        links, self.links = self.links, []
+        if not batch and not links:
             return
         try:
             with store.transaction(self.db):
+                for link in links:
+                    self.link_known(link)
                 stored = [done["page"].cache_key for done in batch
                           if self.store_one(done["page"], done["article"])]
         except (sqlite3.Error, OSError) as exc:  # disk full, read-only: stop, store nothing half

@@ -1,4 +1,8 @@
-"""Live progress on stderr during long crawls: feeds done, articles new / known / failed."""
+"""Live progress during long crawls: feeds done, articles new / known / failed.
+
+A line on stderr by default; CRAWLER_PROGRESS_SINK names a function that gets the counters
+instead (the Python API's child process sends them to its caller: crawler.run.child).
+"""
 from __future__ import annotations
 
 import sys
@@ -6,15 +10,17 @@ import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.misc import load_object
 from twisted.internet import task
 
 
 class Progress:
     """A one-line progress report every CRAWLER_PROGRESS_INTERVAL seconds."""
 
-    def __init__(self, crawler, interval: float):
+    def __init__(self, crawler, interval: float, sink=None):
         self.crawler = crawler
         self.interval = interval
+        self.sink = sink or print_line
         self.started = time.monotonic()
         self.loop: task.LoopingCall | None = None
 
@@ -23,7 +29,8 @@ class Progress:
         interval = crawler.settings.getfloat("CRAWLER_PROGRESS_INTERVAL")
         if interval <= 0:
             raise NotConfigured
-        ext = cls(crawler, interval)
+        sink = crawler.settings.get("CRAWLER_PROGRESS_SINK")
+        ext = cls(crawler, interval, load_object(sink) if sink else None)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -38,9 +45,17 @@ class Progress:
             self.loop.stop()
 
     def report(self) -> None:
-        print(progress_line(self.crawler.stats.get_stats(), time.monotonic() - self.started,
-                            getattr(self.crawler.spider, "feed_urls", None)),
-              file=sys.stderr, flush=True)
+        self.sink(self.crawler.stats.get_stats(), time.monotonic() - self.started,
+                  self.crawler.spider)
+
+
+def print_line(stats: dict, elapsed: float, spider) -> None:
+    """The default sink: a line on stderr, and the spider's detail lines (per site, for
+    ``crawler scrape``)."""
+    line = progress_line(stats, elapsed, getattr(spider, "feed_urls", None))
+    detail = getattr(spider, "progress_detail", None)
+    text = detail() if callable(detail) else None
+    print(line + (f"\n        {text}" if text else ""), file=sys.stderr, flush=True)
 
 
 def progress_line(stats: dict, elapsed: float, feeds: list | None = None) -> str:

@@ -27,6 +27,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "added": str, "last_fetch": str, "last_status": int, "error": str,
             "n_fetches": int, "n_errors": int, "last_new_article": str,
             "next_fetch": str, "interval_seconds": int, "disabled": int,
+            "body_hash": str,
         },
         "pk": "id",
         "not_null": {"url"},
@@ -274,6 +275,75 @@ def feed_fetched(db: sqlite_utils.Database, url: str, *, status: int | None, err
                                  "error": error, **fields})
 
 
+#: Rows per statement when many feeds are read or written at once (SQLite allows 32,766
+#: parameters a statement; 500 stays clear of older builds' 999 too).
+CHUNK = 500
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def get_feeds(db: sqlite_utils.Database, urls: Iterable[str]) -> dict[str, dict]:
+    """The stored rows of many feeds at once (``get_feed`` for a list), by URL."""
+    found = {}
+    for chunk in _chunks(list(dict.fromkeys(urls))):
+        cursor = db.execute(f"SELECT * FROM feeds WHERE url IN ({','.join('?' * len(chunk))})",
+                            chunk)
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            found[row[names.index("url")]] = dict(zip(names, row))
+    return found
+
+
+def _ensure_feeds(db: sqlite_utils.Database, urls: list[str]) -> None:
+    now = utcnow()
+    db.conn.executemany("INSERT OR IGNORE INTO feeds (url, added) VALUES (?, ?)",
+                        [(url, now) for url in urls])
+
+
+def _grouped_updates(db: sqlite_utils.Database, rows: list[tuple[str, dict]]) -> None:
+    """One ``executemany`` per set of columns: ``UPDATE feeds SET a = ?, b = ? WHERE url = ?``."""
+    groups: dict[tuple, list] = {}
+    for url, fields in rows:
+        names = tuple(k for k in fields if k in TABLES["feeds"]["columns"])
+        groups.setdefault(names, []).append([*(fields[k] for k in names), url])
+    for names, params in groups.items():
+        sets = ", ".join(f"[{n}] = ?" for n in names)
+        if sets:
+            db.conn.executemany(f"UPDATE feeds SET {sets} WHERE url = ?", params)
+
+
+def feeds_fetched(db: sqlite_utils.Database, fetches: list[dict]) -> None:
+    """``feed_fetched`` for many feeds in one transaction (the feed spider's batches): each
+    of ``fetches`` holds url, status, error, time (last_fetch) and optional columns."""
+    if not fetches:
+        return
+    with transaction(db):
+        _ensure_feeds(db, [f["url"] for f in fetches])
+        counted = "n_fetches = coalesce(n_fetches, 0) + 1, n_errors = CASE WHEN ? IS NULL " \
+                  "THEN 0 ELSE coalesce(n_errors, 0) + 1 END"
+        groups: dict[tuple, list] = {}
+        for f in fetches:
+            fields = {"last_fetch": f["time"], "last_status": f.get("status"),
+                      **{k: v for k, v in f.items() if k not in ("url", "time", "status")}}
+            names = tuple(k for k in fields if k in TABLES["feeds"]["columns"])
+            groups.setdefault(names, []).append([f.get("error"), *(fields[k] for k in names),
+                                                 f["url"]])
+        for names, params in groups.items():
+            sets = ", ".join([counted, *(f"[{n}] = ?" for n in names)])
+            db.conn.executemany(f"UPDATE feeds SET {sets} WHERE url = ?", params)
+
+
+def update_feeds(db: sqlite_utils.Database, updates: dict[str, dict]) -> None:
+    """``update_feed`` for many feeds (call inside ``transaction``): rows created if missing."""
+    urls = list(updates)
+    for chunk in _chunks(urls):
+        _ensure_feeds(db, chunk)
+        _grouped_updates(db, [(url, updates[url]) for url in chunk])
+
+
 # ---------------------------------------------------------------- articles
 
 
@@ -335,6 +405,17 @@ def new_story_for(db: sqlite_utils.Database, article_id: int) -> int:
     return article_id
 
 
+def crawl_urls(db: sqlite_utils.Database, crawl_id: int) -> tuple[list[str], list[str]]:
+    """The URLs of the articles crawl ``crawl_id`` stored, and of the pages it failed on."""
+    started = db.execute("SELECT started FROM crawls WHERE id = ?", [crawl_id]).fetchone()
+    articles = [url for (url,) in db.execute(  # through the first_seen index
+        "SELECT url FROM articles WHERE first_seen >= ? AND crawl_id = ?",
+        [started[0] if started else "", crawl_id])]
+    failures = [url for (url,) in db.execute(
+        "SELECT url FROM failures WHERE crawl_id = ? AND kind = 'article'", [crawl_id])]
+    return articles, failures
+
+
 # ---------------------------------------------------------------- meta
 
 
@@ -352,16 +433,23 @@ def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
 
 def feed_outcomes(db: sqlite_utils.Database, crawl_id: int, urls: Iterable[str]) -> dict[str, dict]:
     """What crawl ``crawl_id`` brought each feed: its row plus ``n_new`` (articles first stored
-    by this crawl through the feed) and ``newest`` (when the newest of them was stored)."""
+    by this crawl through the feed) and ``newest`` (when the newest of them was stored).
+
+    Two passes whatever the number of feeds: the articles of this crawl (found through the
+    ``first_seen`` index, from the crawl's start on) counted by feed, then the feed rows."""
+    started = db.execute("SELECT started FROM crawls WHERE id = ?", [crawl_id]).fetchone()
+    new_by_feed = {fid: (n, newest) for fid, n, newest in db.execute(
+        "SELECT af.feed_id, count(*), max(a.first_seen) FROM articles a "
+        "JOIN article_feeds af ON af.article_id = a.id "
+        "WHERE a.first_seen >= ? AND a.crawl_id = ? GROUP BY af.feed_id",
+        [started[0] if started else "", crawl_id])}
     out = {}
+    feeds = get_feeds(db, urls)
     for url in dict.fromkeys(urls):
-        feed = get_feed(db, url)
+        feed = feeds.get(url)
         if feed is None:
             continue
-        n_new, newest = db.execute(
-            "SELECT count(*), max(a.first_seen) FROM article_feeds af "
-            "JOIN articles a ON a.id = af.article_id WHERE af.feed_id = ? AND a.crawl_id = ?",
-            [feed["id"], crawl_id]).fetchone()
+        n_new, newest = new_by_feed.get(feed["id"], (0, None))
         out[url] = {**feed, "n_new": n_new, "newest": newest}
     return out
 
@@ -369,9 +457,11 @@ def feed_outcomes(db: sqlite_utils.Database, crawl_id: int, urls: Iterable[str])
 def due_feeds(db: sqlite_utils.Database, urls: Iterable[str], now: str) -> list[str]:
     """Those of ``urls`` to fetch at ``now`` (ISO UTC): never scheduled, or due, and enabled."""
     urls = list(dict.fromkeys(urls))
-    rows = {r[0]: r[1:] for r in db.execute(
-        "SELECT url, next_fetch, disabled FROM feeds WHERE url IN (%s)" % ",".join("?" * len(urls)),
-        urls)} if urls else {}
+    rows = {}
+    for chunk in _chunks(urls):
+        rows.update((r[0], r[1:]) for r in db.execute(
+            "SELECT url, next_fetch, disabled FROM feeds WHERE url IN (%s)"
+            % ",".join("?" * len(chunk)), chunk))
     due = []
     for url in urls:
         next_fetch, disabled = rows.get(url, (None, 0))
@@ -386,8 +476,9 @@ def next_due(db: sqlite_utils.Database, urls: Iterable[str]) -> str | None:
     urls = list(dict.fromkeys(urls))
     if not urls:
         return None
-    rows = db.execute("SELECT url, next_fetch FROM feeds WHERE coalesce(disabled, 0) = 0 "
-                      "AND url IN (%s)" % ",".join("?" * len(urls)), urls).fetchall()
+    rows = [row for chunk in _chunks(urls) for row in db.execute(
+        "SELECT url, next_fetch FROM feeds WHERE coalesce(disabled, 0) = 0 AND url IN (%s)"
+        % ",".join("?" * len(chunk)), chunk)]
     if not rows or any(r[1] is None for r in rows):
         return None
     return min(r[1] for r in rows)

@@ -1,0 +1,87 @@
+"""Feeds at scale, over real HTTP on 127.0.0.91: a feed list longer than every batch (feed
+states read, fetches written, schedule updated 500 at a time), a feed that sends the same
+body again (not read again), and a big feed read in the extraction pool."""
+from __future__ import annotations
+
+import pytest
+
+from crawler import store
+from crawler.demo.server import LocalWeb, Resource, Site
+from crawler.fetch.spiders.base import FEED_WRITES_BATCH
+from crawler.fetch.spiders.feeds import STATE_BATCH
+from tests.conftest import run_cli
+from tests.pages import article_page, rss
+from tests.test_resume import _paragraphs
+
+N_FEEDS = max(STATE_BATCH, FEED_WRITES_BATCH, store.CHUNK) + 1
+N_BIG = 60  # entries of the big feed: ~20 KB, over CRAWLER_FEED_POOL_BYTES
+FAST = ["-s", "DOWNLOAD_TIMEOUT=30", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
+        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
+
+
+@pytest.fixture(scope="module")
+def web():
+    site = Site("viele", "127.0.0.91")
+    with LocalWeb([site]) as w:
+        shared = site.url("/2025/gemeinsame-meldung.html")
+        site.routes["/2025/gemeinsame-meldung.html"] = Resource(
+            article_page("Gemeinsame Meldung", _paragraphs(1000)))
+        for i in range(N_FEEDS):  # many feeds, all listing one article, all with an ETag
+            site.routes[f"/f/{i}.xml"] = Resource(
+                rss(f"Feed {i}", [{"title": "Gemeinsam", "link": shared}]),
+                "application/rss+xml", etag=f'"f{i}"')
+        items = []
+        for i in range(N_BIG):
+            path = f"/2025/grosse-meldung-{i}.html"
+            site.routes[path] = Resource(article_page(f"Große Meldung {i}", _paragraphs(i)))
+            items.append({"title": f"Große Meldung {i}", "link": site.url(path),
+                          "summary": "Eine lange Kurzfassung. " * 10})
+        # no ETag, no Last-Modified: the server sends the whole feed every time
+        site.routes["/gross.xml"] = Resource(rss("Groß", items), "application/rss+xml")
+        yield w
+
+
+@pytest.fixture(scope="module")
+def crawls(web, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scale")
+    feeds = tmp / "feeds.txt"
+    feeds.write_text("".join(web["viele"].url(f"/f/{i}.xml") + "\n" for i in range(N_FEEDS)))
+    big = web["viele"].url("/gross.xml")
+    db = tmp / "news.db"
+    out = {"db": db, "big": big}
+    for run in ("first", "second"):
+        out[run] = run_cli("crawl", feeds, big, "--db", db, *FAST, "--workers", "1", "-q",
+                           "-v", timeout=300)
+    return out
+
+
+def test_many_feeds_past_every_batch(crawls, web):
+    for run in ("first", "second"):
+        assert crawls[run].returncode == 0, crawls[run].stdout + crawls[run].stderr[-3000:]
+    assert f"{N_FEEDS} unchanged (304)" in crawls["second"].stdout
+    db = store.open_db(crawls["db"])
+    feeds = store.get_feeds(db, [web["viele"].url(f"/f/{i}.xml") for i in range(N_FEEDS)])
+    assert len(feeds) == N_FEEDS
+    assert {f["n_fetches"] for f in feeds.values()} == {2}
+    assert {f["last_status"] for f in feeds.values()} == {304}
+    assert all(f["etag"] and f["next_fetch"] and f["title"] for f in feeds.values())
+    # the one article every feed lists: fetched once, linked to every feed
+    assert web.hits("viele", "/2025/gemeinsame-meldung.html") == 1
+    assert db.execute("SELECT count(*) FROM article_feeds").fetchone()[0] == N_FEEDS + N_BIG
+
+
+def test_same_feed_sent_again_is_not_read_again(crawls, web):
+    assert "1 sent the same feed again" in crawls["second"].stdout
+    assert "articles: 0 new, 0 already known" in crawls["second"].stdout  # entries not looked at
+    db = store.open_db(crawls["db"])
+    feed = store.get_feed(db, crawls["big"])
+    assert feed["body_hash"] and feed["n_fetches"] == 2 and feed["last_status"] == 200
+    for i in range(N_BIG):
+        assert web.hits("viele", f"/2025/grosse-meldung-{i}.html") == 1
+
+
+def test_big_feed_read_in_the_extraction_pool(crawls):
+    assert f"Feed {crawls['big']} (" in crawls["first"].stderr
+    assert "read in the extraction pool" in crawls["first"].stderr
+    assert "articles: 61 new" in crawls["first"].stdout  # the shared one and the big feed's
+    assert "read in the extraction pool" not in crawls["second"].stderr  # same body: not read
