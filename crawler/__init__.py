@@ -3,10 +3,10 @@
 __version__ = "0.1.0"
 
 # The APIs, imported on first use so `import crawler` stays cheap (no sqlite-utils, no Scrapy):
-# reading a crawl database (crawler.analysis.api) and running crawls (crawler.run.api).
+# reading a crawl database (crawler.analysis.api) and running crawls (crawler.launch.api).
 _LAZY = {"open_db": "crawler.analysis.api", "NewsDB": "crawler.analysis.api",
          **dict.fromkeys(["crawl_feeds", "crawl_feeds_every", "scrape_sites", "CrawlSummary",
-                          "CrawlProgress"], "crawler.run.api")}
+                          "CrawlProgress"], "crawler.launch.api")}
 
 
 def __getattr__(name: str):

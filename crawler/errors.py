@@ -1,6 +1,6 @@
 """Errors that are the user's to fix: the CLI prints them as one clear line, no traceback.
 
-Also the error of a crawl that broke down (crawler.run: its process failed without a summary).
+Also the error of a crawl that broke down (crawler.launch: its process failed without a summary).
 """
 
 

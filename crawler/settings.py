@@ -70,7 +70,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 585,
     # Big feeds are read in the extraction pool (crawler/feedread.py): the last to see a
     # response, after decompression, redirects and the resume cache.
-    "crawler.feedread.FeedReadMiddleware": 40,
+    "crawler.fetch.feedread.FeedReadMiddleware": 40,
 }
 SPIDER_MIDDLEWARES = {"crawler.fetch.middlewares.DatabaseErrorMiddleware": 950}
 #: Fetch private, loopback and link-local addresses even when the crawl started on a public host.

@@ -116,7 +116,7 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
 
 
 def crawl_settings(args: argparse.Namespace) -> dict:
-    from crawler.run.options import crawl_settings as settings_of
+    from crawler.launch.options import crawl_settings as settings_of
 
     return settings_of(keep_html=args.keep_html, refresh=args.refresh, resume=args.resume,
                        workers=args.workers, ignore_robots=args.ignore_robots,

@@ -57,7 +57,7 @@ def cmd_scrape(args: argparse.Namespace) -> int:
     settings = crawl_settings(args)
     workers.start_early(settings)
     from crawler.runtime.crawl import scrape_sites
-    from crawler.run.options import scrape_options
+    from crawler.launch.options import scrape_options
     from crawler.fetch.spiders.sites import read_site_list
 
     sites = list(args.sites) + (read_site_list(args.sites_file) if args.sites_file else [])

@@ -148,7 +148,7 @@ class ExtractPipeline:
         return asyncio.wrap_future(self.pool.submit(analyse_page, *args))
 
     async def run_in_pool(self, func, *args: Any) -> Any:
-        """``func(*args)`` in a worker (big feeds: crawler.feedread); needs ``self.pool``."""
+        """``func(*args)`` in a worker (big feeds: crawler.fetch.feedread); needs ``self.pool``."""
         await self.start_workers()
         return await asyncio.wrap_future(self.pool.submit(func, *args))
 

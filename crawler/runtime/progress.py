@@ -1,7 +1,7 @@
 """Live progress during long crawls: feeds done, articles new / known / failed.
 
 A line on stderr by default; CRAWLER_PROGRESS_SINK names a function that gets the counters
-instead (the Python API's child process sends them to its caller: crawler.run.child).
+instead (the Python API's child process sends them to its caller: crawler.launch.child).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.errors import UserError
 from crawler.fetch.feedlist import read_feed_args
-from crawler.feedread import body_digest, read_feed
+from crawler.fetch.feedread import body_digest, read_feed
 from crawler.items import FeedLink, Page
 from crawler.fetch.spiders.base import NewsSpider, failure_reason
 from crawler.fetch.urls import canonicalize, is_crawlable

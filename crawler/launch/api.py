@@ -8,7 +8,7 @@
 >>> for summary in crawler.crawl_feeds_every("feeds.txt", "news.db", every="15m"):
 ...     print(summary.crawl_id, summary.articles_new)
 
-Each crawl runs in a child process of its own (crawler.run.child): Twisted's reactor, which
+Each crawl runs in a child process of its own (crawler.launch.child): Twisted's reactor, which
 Scrapy runs on, cannot be started twice in one process, so this is what lets a script or a
 notebook crawl again and again. Mistakes in the arguments raise crawler.errors.UserError before
 the child starts; a crawl that ends early says so in its summary's ``status``; Ctrl-C stops the
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import UserError
-from crawler.run.options import crawl_settings, scrape_options
-from crawler.run.process import ProgressCallback, run_in_child
-from crawler.run.results import CrawlProgress, CrawlSummary, FailedFeed
+from crawler.launch.options import crawl_settings, scrape_options
+from crawler.launch.process import ProgressCallback, run_in_child
+from crawler.launch.results import CrawlProgress, CrawlSummary, FailedFeed
 
 __all__ = ["crawl_feeds", "crawl_feeds_every", "scrape_sites", "CrawlProgress", "CrawlSummary",
            "FailedFeed"]

@@ -1,4 +1,4 @@
-"""Run one crawl in a child process (crawler.run.child) and relay what it reports.
+"""Run one crawl in a child process (crawler.launch.child) and relay what it reports.
 
 The child runs in a session of its own, so a Ctrl-C in the terminal reaches only this process;
 it then closes the child's stdin, which stops the crawl once, cleanly (a second Ctrl-C stops it
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from crawler.errors import CrawlError, UserError
-from crawler.run.results import CrawlProgress
+from crawler.launch.results import CrawlProgress
 
 ProgressCallback = Callable[[CrawlProgress], Any]
 
@@ -29,7 +29,7 @@ def run_in_child(request: dict[str, Any], progress: ProgressCallback | None = No
 
     An exception in the caller's thread (KeyboardInterrupt, or one raised by ``progress``)
     stops the crawl cleanly before it propagates."""
-    child = subprocess.Popen([sys.executable, "-m", "crawler.run.child"], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-m", "crawler.launch.child"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, start_new_session=True)
     messages: queue.Queue = queue.Queue()
     threading.Thread(target=_read_lines, args=(child.stdout, messages), daemon=True).start()

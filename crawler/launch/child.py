@@ -1,4 +1,4 @@
-"""The process one API crawl runs in: `python -m crawler.run.child`, started by crawler.run.process.
+"""The process one API crawl runs in: `python -m crawler.launch.child`, started by crawler.launch.process.
 
 Twisted's reactor runs once per process, so every crawl of the Python API runs here, in a fresh
 process, through the same functions as the command line (crawler.runtime.crawl). The request comes
@@ -31,7 +31,7 @@ def send(message: dict[str, Any]) -> None:
 
 
 def send_progress(stats: dict, elapsed: float, spider) -> None:
-    """CRAWLER_PROGRESS_SINK of the child: the counters of crawler.run.results.CrawlProgress."""
+    """CRAWLER_PROGRESS_SINK of the child: the counters of crawler.launch.results.CrawlProgress."""
     feeds = getattr(spider, "feed_urls", None)
     get = lambda key: int(stats.get(f"news/{key}", 0))  # noqa: E731
     send({"type": "progress", "progress": {
