@@ -65,7 +65,11 @@ def launch(off: set[str], argv: list[str]) -> int:
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
     elif off & {"gc_workers", "scipy"}:
-        workers.PRELOAD[:] = ["mechanisms_preload"]  # found through sys.path (the server's too)
+        workers.PRELOAD[:] = ["mechanisms_preload"]
+        # The fork server ignores a preload it cannot import, and Python 3.11's does not take
+        # this process's sys.path: it finds the module through PYTHONPATH.
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(BENCH), os.environ.get("PYTHONPATH", "")]))
     if "cache_read" in off:
         from crawler.pipelines import ExtractPipeline
         ExtractPipeline.cached = lambda self, page: None  # the page goes through the pipe
