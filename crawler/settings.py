@@ -103,10 +103,6 @@ CRAWLER_REFRESH = False
 CRAWLER_MIN_WORDS = 10
 #: Extraction worker processes (None: one per core this process may use); 0 extracts inline.
 CRAWLER_EXTRACT_WORKERS = None
-#: With one extraction worker per core (the default), pin each to a core of its own (Linux; see
-#: crawler.workers). Turn off where other heavy work shares the machine's cores and a worker
-#: should move to whichever is free.
-CRAWLER_PIN_WORKERS = True
 #: While extraction workers run, the reactor's thread is SCHED_BATCH (Linux; see
 #: crawler.workers): its frequent short wake-ups then wait for the next scheduler tick instead
 #: of preempting a worker each time.

@@ -312,42 +312,7 @@ def test_the_workers_start_with_the_servers_objects_frozen_and_without_scipy():
         done.stderr[-2000:]
 
 
-def _cores_after_a_second(_) -> tuple[int, list[int]]:
-    """In a worker: its pid and cores, after a second (so that each worker takes one call)."""
-    time.sleep(1)
-    return os.getpid(), sorted(os.sched_getaffinity(0))
-
-
-def _extraction_pool_cores(workers: int, pin: bool) -> list[list[int]]:
-    """The cores each worker of a crawl's extraction pool may run on."""
-    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_WORKERS": workers,
-                                         "CRAWLER_PIN_WORKERS": pin})
-    crawler.spider = crawler._create_spider("pinned")
-    pipeline = ExtractPipeline.from_crawler(crawler)
-    pipeline.open_spider()
-    try:
-        answers = list(pipeline.pool.map(_cores_after_a_second, range(workers)))
-    finally:
-        pipeline.close_spider()
-    assert len({pid for pid, _ in answers}) == workers  # each worker answered once
-    return [cores for _, cores in answers]
-
-
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-
-
-@pytest.mark.skipif(not 2 <= len(_CORES) <= 16, reason="pinning needs Linux and 2-16 cores")
-def test_each_extraction_worker_runs_on_a_core_of_its_own():
-    assert sorted(_extraction_pool_cores(len(_CORES), pin=True)) == [[c] for c in _CORES]
-
-
-@pytest.mark.skipif(not 2 <= len(_CORES) <= 16, reason="pinning needs Linux and 2-16 cores")
-@pytest.mark.parametrize("workers, pin", [("all", False), (1, True)])
-def test_workers_are_not_pinned_when_turned_off_or_fewer_than_the_cores(workers, pin):
-    """One worker per core or no pinning: with fewer, several crawls on one machine would all
-    pin theirs to the first cores."""
-    workers = len(_CORES) if workers == "all" else workers
-    assert _extraction_pool_cores(workers, pin) == [_CORES] * workers
 
 
 _BATCH = getattr(os, "SCHED_BATCH", None)
