@@ -42,7 +42,6 @@ sys.path.insert(0, str(BENCH))
 #: Arm -> (settings, mechanisms the launcher patches out).
 ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": ((), ()),
-    "batch_off": (("CRAWLER_BATCH_SCHEDULING=False",), ()),
     "gc_main_off": ((), ("gc_main",)),
     "gc_workers_off": ((), ("gc_workers",)),
     "warmup_off": ((), ("warmup",)),

@@ -28,8 +28,7 @@ from crawler.items import FeedLink, Page
 from crawler.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
 from crawler.middlewares import stop_for_database
 from crawler.urls import canonicalize, site_of
-from crawler.workers import (context as workers_context, restore_policy, usable_cores,
-                             yield_to_workers)
+from crawler.workers import context as workers_context, usable_cores
 
 
 def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams,
@@ -63,11 +62,9 @@ class ExtractPipeline:
     """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
 
     def __init__(self, crawler, workers: int, params: DedupParams, queue_per_worker: int,
-                 keep_html: bool, batch_scheduling: bool = True):
+                 keep_html: bool):
         self.crawler = crawler
         self.workers = workers
-        self.batch_scheduling = batch_scheduling
-        self.policy: int | None = None  # the reactor thread's own, while it yields to the pool
         self.params = params
         self.keep_html = keep_html
         self.cache_dir = resume_cache_dir(crawler.settings)
@@ -86,9 +83,8 @@ class ExtractPipeline:
         workers = s.get("CRAWLER_EXTRACT_WORKERS")
         workers = len(usable_cores()) if workers is None else int(workers)
         queue = s.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
-        batch = s.getbool("CRAWLER_BATCH_SCHEDULING", defaults.CRAWLER_BATCH_SCHEDULING)
         return cls(crawler, workers, DedupParams.from_settings(s), queue,
-                   s.getbool("CRAWLER_KEEP_HTML"), batch)
+                   s.getbool("CRAWLER_KEEP_HTML"))
 
     def open_spider(self) -> None:
         if self.workers > 0:
@@ -97,8 +93,6 @@ class ExtractPipeline:
             # it early) spawning a worker blocks: the workers are started from a thread, and
             # pages wait for it, not the reactor.
             self.pool = ProcessPoolExecutor(self.workers, mp_context=workers_context())
-            if self.batch_scheduling:
-                self.policy = yield_to_workers()
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # not in the reactor (tests): started with the first page
@@ -118,8 +112,6 @@ class ExtractPipeline:
     def close_spider(self) -> None:
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
-        restore_policy(self.policy)
-        self.policy = None
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):

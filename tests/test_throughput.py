@@ -315,42 +315,6 @@ def test_the_workers_start_with_the_servers_objects_frozen_and_without_scipy():
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
-_BATCH = getattr(os, "SCHED_BATCH", None)
-
-
-def _scheduling_policies(batch_scheduling: bool) -> tuple[int, int, int]:
-    """The policy of the thread that opens the extraction pool while it is open, of a worker,
-    and of the thread after the pool closed (in a thread of its own: pytest's stays as it is)."""
-    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_WORKERS": 1,
-                                         "CRAWLER_BATCH_SCHEDULING": batch_scheduling})
-    crawler.spider = crawler._create_spider("policy")
-    pipeline = ExtractPipeline.from_crawler(crawler)
-    seen = []
-
-    def run() -> None:
-        pipeline.open_spider()
-        try:
-            seen.append(os.sched_getscheduler(0))
-            seen.append(pipeline.pool.submit(os.sched_getscheduler, 0).result(timeout=60))
-        finally:
-            pipeline.close_spider()
-        seen.append(os.sched_getscheduler(0))
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(120)
-    return tuple(seen)
-
-
-@pytest.mark.skipif(_BATCH is None, reason="scheduling policies are Linux's")
-@pytest.mark.parametrize("batch_scheduling", [True, False])
-def test_the_reactor_thread_yields_to_the_workers_only_while_they_run(batch_scheduling):
-    """SCHED_BATCH for the thread that runs the reactor (its wake-ups wait for a tick instead
-    of preempting a worker), never for the workers, and undone when the pool closes."""
-    during = _BATCH if batch_scheduling else os.SCHED_OTHER
-    assert _scheduling_policies(batch_scheduling) == (during, os.SCHED_OTHER, os.SCHED_OTHER)
-
-
 _ON_ONE_CORE = """
 import os
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
