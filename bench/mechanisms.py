@@ -42,7 +42,6 @@ sys.path.insert(0, str(BENCH))
 #: Arm -> (settings, mechanisms the launcher patches out).
 ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": ((), ()),
-    "gc_main_off": ((), ("gc_main",)),
     "gc_workers_off": ((), ("gc_workers",)),
     "warmup_off": ((), ("warmup",)),
     "scipy_off": ((), ("scipy",)),
@@ -54,12 +53,7 @@ OUT = ROOT / "bench" / "out" / "mechanisms"
 
 def launch(off: set[str], argv: list[str]) -> int:
     """Run the command line with the named mechanisms patched out (in the crawl process)."""
-    from contextlib import nullcontext
-
     from crawler import workers
-    if "gc_main" in off:
-        import crawler.crawl
-        crawler.crawl.settled_for_crawl = nullcontext
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
     elif off & {"gc_workers", "scipy"}:
