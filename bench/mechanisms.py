@@ -44,7 +44,6 @@ ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": ((), ()),
     "gc_workers_off": ((), ("gc_workers",)),
     "warmup_off": ((), ("warmup",)),
-    "scipy_off": ((), ("scipy",)),
     "cache_read_off": ((), ("cache_read",)),
     "items_100": (("CONCURRENT_ITEMS=100",), ()),
 }
@@ -56,7 +55,7 @@ def launch(off: set[str], argv: list[str]) -> int:
     from crawler import workers
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
-    elif off & {"gc_workers", "scipy"}:
+    elif "gc_workers" in off:
         workers.PRELOAD[:] = ["mechanisms_preload"]
         # The fork server ignores a preload it cannot import, and Python 3.11's does not take
         # this process's sys.path: it finds the module through PYTHONPATH.
