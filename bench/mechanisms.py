@@ -16,7 +16,7 @@ Mechanisms without a setting are switched off by this script's launcher (``--lau
 patches them out before the command line runs; the fork server's preload module
 ``mechanisms_preload`` does the same inside the server.
 
-Usage: python bench/mechanisms.py [--pages 400] [--rounds 3] [--arms base,pin_off,...]
+Usage: python bench/mechanisms.py [--pages 400] [--rounds 3] [--arms warmup_off,items_100,...]
 """
 from __future__ import annotations
 
