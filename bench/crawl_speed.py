@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.demo.server import LocalWeb, Resource, Site  # noqa: E402
-from crawler.runtime.workers import pinning, usable_cores  # noqa: E402
+from crawler.runtime.workers import usable_cores  # noqa: E402
 
 CORPUS = Path(os.environ.get("CRAWLER_CORPUS", ROOT.parent / "shared" / "corpus"))
 OUT = ROOT / "bench" / "out" / "crawl_speed"
@@ -275,13 +275,9 @@ def _analyse_one(args) -> float:
 def ceiling(pages: PageSet, numbers: list[int], processes: int, func) -> tuple[float, float]:
     """Pages/s of `func` over these pages in a pool of `processes` (warm, as in a crawl), and
     its CPU ms per page. The pages are made before the clock starts: making them in this
-    process while the pool runs would take CPU from the pool. Its processes are pinned to a
-    core each, as the crawl's extraction workers are (it made no difference here: 24.25 against
-    24.25 and 24.53 against 24.79 ms a page, pinned against not, 1,500 pages each)."""
+    process while the pool runs would take CPU from the pool."""
     bodies = [(pages.body(i), f"http://127.0.0.1/news/{i}.html") for i in numbers]
-    pinned = pinning(processes)
-    with get_context("forkserver").Pool(processes, pinned.get("initializer"),
-                                        pinned.get("initargs", ())) as pool:
+    with get_context("forkserver").Pool(processes) as pool:
         pool.map(func, bodies[:processes * 2], chunksize=1)  # imports, caches
         started = time.perf_counter()
         cpu = sum(pool.imap_unordered(func, bodies, chunksize=2))

@@ -16,7 +16,7 @@ Mechanisms without a setting are switched off by this script's launcher (``--lau
 patches them out before the command line runs; the fork server's preload module
 ``mechanisms_preload`` does the same inside the server.
 
-Usage: python bench/mechanisms.py [--pages 400] [--rounds 3] [--arms base,pin_off,...]
+Usage: python bench/mechanisms.py [--pages 400] [--rounds 3] [--arms warmup_off,items_100,...]
 """
 from __future__ import annotations
 
@@ -42,12 +42,8 @@ sys.path.insert(0, str(BENCH))
 #: Arm -> (settings, mechanisms the launcher patches out).
 ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": ((), ()),
-    "pin_off": (("CRAWLER_PIN_WORKERS=False",), ()),
-    "batch_off": (("CRAWLER_BATCH_SCHEDULING=False",), ()),
-    "gc_main_off": ((), ("gc_main",)),
     "gc_workers_off": ((), ("gc_workers",)),
     "warmup_off": ((), ("warmup",)),
-    "scipy_off": ((), ("scipy",)),
     "cache_read_off": ((), ("cache_read",)),
     "items_100": (("CONCURRENT_ITEMS=100",), ()),
 }
@@ -56,16 +52,15 @@ OUT = ROOT / "bench" / "out" / "mechanisms"
 
 def launch(off: set[str], argv: list[str]) -> int:
     """Run the command line with the named mechanisms patched out (in the crawl process)."""
-    from contextlib import nullcontext
-
     from crawler.runtime import workers
-    if "gc_main" in off:
-        import crawler.runtime.crawl
-        crawler.runtime.crawl.settled_for_crawl = nullcontext
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
-    elif off & {"gc_workers", "scipy"}:
-        workers.PRELOAD[:] = ["mechanisms_preload"]  # found through sys.path (the server's too)
+    elif "gc_workers" in off:
+        workers.PRELOAD[:] = ["mechanisms_preload"]
+        # The fork server ignores a preload it cannot import, and Python 3.11's does not take
+        # this process's sys.path: it finds the module through PYTHONPATH.
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(BENCH), os.environ.get("PYTHONPATH", "")]))
     if "cache_read" in off:
         from crawler.runtime.pipelines import ExtractPipeline
         ExtractPipeline.cached = lambda self, page: None  # the page goes through the pipe

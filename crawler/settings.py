@@ -110,14 +110,6 @@ CRAWLER_REFRESH = False
 CRAWLER_MIN_WORDS = 10
 #: Extraction worker processes (None: one per core this process may use); 0 extracts inline.
 CRAWLER_EXTRACT_WORKERS = None
-#: With one extraction worker per core (the default), pin each to a core of its own (Linux; see
-#: crawler.runtime.workers). Turn off where other heavy work shares the machine's cores and a worker
-#: should move to whichever is free.
-CRAWLER_PIN_WORKERS = True
-#: While extraction workers run, the reactor's thread is SCHED_BATCH (Linux; see
-#: crawler.runtime.workers): its frequent short wake-ups then wait for the next scheduler tick instead
-#: of preempting a worker each time.
-CRAWLER_BATCH_SCHEDULING = True
 #: Pages handed to the extraction pool at once, per worker (the rest wait, bounded by Scrapy's
 #: SCRAPER_SLOT_MAX_ACTIVE_SIZE, which pauses downloads). 8 pages (~0.2 s of extraction) keep
 #: a worker busy while the reactor writes a long batch; with 4 the cores were idle 2.6% of a

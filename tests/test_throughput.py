@@ -291,100 +291,20 @@ _WORKER_STATE = """
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from crawler.runtime import workers
-state = "(__import__('gc').get_freeze_count() > 10000, __import__('gc').get_threshold()[0], "
-state += "'scipy.special' in sys.modules, __import__('datasketch.lsh').lsh._optimal_param("
-state += "0.5, 128, 0.5, 0.5))"
+state = "(__import__('gc').get_freeze_count() > 10000, __import__('gc').get_threshold()[0])"
 with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
     print(pool.submit(eval, state).result())
 """
 
 
-def test_the_workers_start_with_the_servers_objects_frozen_and_without_scipy():
-    """A worker's collections skip what its server imported, and datasketch's import of
-    scipy.integrate waits until something needs it (LSH's parameter search still works, with
-    the values scipy gives it in a process without the stand-in)."""
+def test_the_workers_start_with_the_servers_objects_frozen():
+    """A worker's collections skip what its server imported."""
     done = subprocess.run([sys.executable, "-c", _WORKER_STATE], capture_output=True,
                           text=True, timeout=120)
-    plain = subprocess.run(
-        [sys.executable, "-c", "from datasketch.lsh import _optimal_param as p; "
-                               "print(p(0.5, 128, 0.5, 0.5))"],
-        capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip() == f"(True, 10000, False, {plain.stdout.strip()})", \
-        done.stderr[-2000:]
-
-
-def _cores_after_a_second(_) -> tuple[int, list[int]]:
-    """In a worker: its pid and cores, after a second (so that each worker takes one call)."""
-    time.sleep(1)
-    return os.getpid(), sorted(os.sched_getaffinity(0))
-
-
-def _extraction_pool_cores(workers: int, pin: bool) -> list[list[int]]:
-    """The cores each worker of a crawl's extraction pool may run on."""
-    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_WORKERS": workers,
-                                         "CRAWLER_PIN_WORKERS": pin})
-    crawler.spider = crawler._create_spider("pinned")
-    pipeline = ExtractPipeline.from_crawler(crawler)
-    pipeline.open_spider()
-    try:
-        answers = list(pipeline.pool.map(_cores_after_a_second, range(workers)))
-    finally:
-        pipeline.close_spider()
-    assert len({pid for pid, _ in answers}) == workers  # each worker answered once
-    return [cores for _, cores in answers]
+    assert done.stdout.strip() == "(True, 10000)", done.stderr[-2000:]
 
 
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-
-
-@pytest.mark.skipif(not 2 <= len(_CORES) <= 16, reason="pinning needs Linux and 2-16 cores")
-def test_each_extraction_worker_runs_on_a_core_of_its_own():
-    assert sorted(_extraction_pool_cores(len(_CORES), pin=True)) == [[c] for c in _CORES]
-
-
-@pytest.mark.skipif(not 2 <= len(_CORES) <= 16, reason="pinning needs Linux and 2-16 cores")
-@pytest.mark.parametrize("workers, pin", [("all", False), (1, True)])
-def test_workers_are_not_pinned_when_turned_off_or_fewer_than_the_cores(workers, pin):
-    """One worker per core or no pinning: with fewer, several crawls on one machine would all
-    pin theirs to the first cores."""
-    workers = len(_CORES) if workers == "all" else workers
-    assert _extraction_pool_cores(workers, pin) == [_CORES] * workers
-
-
-_BATCH = getattr(os, "SCHED_BATCH", None)
-
-
-def _scheduling_policies(batch_scheduling: bool) -> tuple[int, int, int]:
-    """The policy of the thread that opens the extraction pool while it is open, of a worker,
-    and of the thread after the pool closed (in a thread of its own: pytest's stays as it is)."""
-    crawler = get_crawler(settings_dict={"CRAWLER_EXTRACT_WORKERS": 1,
-                                         "CRAWLER_BATCH_SCHEDULING": batch_scheduling})
-    crawler.spider = crawler._create_spider("policy")
-    pipeline = ExtractPipeline.from_crawler(crawler)
-    seen = []
-
-    def run() -> None:
-        pipeline.open_spider()
-        try:
-            seen.append(os.sched_getscheduler(0))
-            seen.append(pipeline.pool.submit(os.sched_getscheduler, 0).result(timeout=60))
-        finally:
-            pipeline.close_spider()
-        seen.append(os.sched_getscheduler(0))
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(120)
-    return tuple(seen)
-
-
-@pytest.mark.skipif(_BATCH is None, reason="scheduling policies are Linux's")
-@pytest.mark.parametrize("batch_scheduling", [True, False])
-def test_the_reactor_thread_yields_to_the_workers_only_while_they_run(batch_scheduling):
-    """SCHED_BATCH for the thread that runs the reactor (its wake-ups wait for a tick instead
-    of preempting a worker), never for the workers, and undone when the pool closes."""
-    during = _BATCH if batch_scheduling else os.SCHED_OTHER
-    assert _scheduling_policies(batch_scheduling) == (during, os.SCHED_OTHER, os.SCHED_OTHER)
 
 
 _ON_ONE_CORE = """

@@ -15,7 +15,6 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
     from scrapy.crawler import CrawlerProcess
 
     from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
-    from crawler.runtime.gcpolicy import settled_for_crawl
 
     from .spider import RedisFeedSpider
 
@@ -28,8 +27,7 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
     crawler = process.create_crawler(RedisFeedSpider)
     started = time.monotonic()
     process.crawl(crawler)
-    with settled_for_crawl():
-        process.start()
+    process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     reason = str(stats.get("finish_reason") or "interrupted")
     return {

@@ -255,7 +255,6 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
                idle_exit: float = 0.0, quiet: bool = False) -> dict:
     """Open the database and the stream, write until done; returns the crawl summary."""
     from crawler.runtime.crawl import project_settings, summarize
-    from crawler.runtime.gcpolicy import settled_for_crawl
     from crawler.store.lock import CrawlLock
 
     from . import connect
@@ -278,9 +277,8 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
         started, status = time.monotonic(), "interrupted"
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            with settled_for_crawl():
-                writer.run(lock, idle_exit=idle_exit,
-                           progress=None if quiet else lambda line: print(line, file=sys.stderr))
+            writer.run(lock, idle_exit=idle_exit,
+                       progress=None if quiet else lambda line: print(line, file=sys.stderr))
             status = "finished"
         except KeyboardInterrupt:
             pass

@@ -18,7 +18,6 @@ from crawler.store.errors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
-from crawler.runtime.gcpolicy import settled_for_crawl
 from crawler.fetch.jobs import Job
 from crawler.store.lock import CrawlLock
 
@@ -75,8 +74,7 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
         # A component that cannot start (a bad setting) fails this Deferred: its message is
         # the error, not a traceback that Twisted logs when the Deferred is collected.
         process.crawl(crawler, **spider_kwargs).addErrback(crawl_errors.append)
-        with settled_for_crawl():
-            process.start()
+        process.start()
         if crawl_errors:
             if crawl_errors[0].check(sqlite3.Error, OSError):
                 crawl_errors[0].raiseException()  # worded by run_spider

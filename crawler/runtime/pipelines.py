@@ -28,8 +28,7 @@ from crawler.items import FeedLink, Page
 from crawler.fetch.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
 from crawler.fetch.middlewares import stop_for_database
 from crawler.fetch.urls import canonicalize, site_of
-from crawler.runtime.workers import (context as workers_context, pinning, restore_policy, usable_cores,
-                             yield_to_workers)
+from crawler.runtime.workers import context as workers_context, usable_cores
 
 
 def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams,
@@ -63,12 +62,9 @@ class ExtractPipeline:
     """Page -> article fields + text fingerprint, computed in a pool of worker processes."""
 
     def __init__(self, crawler, workers: int, params: DedupParams, queue_per_worker: int,
-                 keep_html: bool, pin_workers: bool, batch_scheduling: bool = True):
+                 keep_html: bool):
         self.crawler = crawler
         self.workers = workers
-        self.pin_workers = pin_workers
-        self.batch_scheduling = batch_scheduling
-        self.policy: int | None = None  # the reactor thread's own, while it yields to the pool
         self.params = params
         self.keep_html = keep_html
         self.cache_dir = resume_cache_dir(crawler.settings)
@@ -87,10 +83,8 @@ class ExtractPipeline:
         workers = s.get("CRAWLER_EXTRACT_WORKERS")
         workers = len(usable_cores()) if workers is None else int(workers)
         queue = s.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
-        pin = s.getbool("CRAWLER_PIN_WORKERS", defaults.CRAWLER_PIN_WORKERS)
-        batch = s.getbool("CRAWLER_BATCH_SCHEDULING", defaults.CRAWLER_BATCH_SCHEDULING)
         return cls(crawler, workers, DedupParams.from_settings(s), queue,
-                   s.getbool("CRAWLER_KEEP_HTML"), pin, batch)
+                   s.getbool("CRAWLER_KEEP_HTML"))
 
     def open_spider(self) -> None:
         if self.workers > 0:
@@ -98,11 +92,7 @@ class ExtractPipeline:
             # (crawler.runtime.workers). Until it is ready (~2 s, less when the command line started
             # it early) spawning a worker blocks: the workers are started from a thread, and
             # pages wait for it, not the reactor.
-            self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=workers_context(),
-                **(pinning(self.workers) if self.pin_workers else {}))
-            if self.batch_scheduling:
-                self.policy = yield_to_workers()
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=workers_context())
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # not in the reactor (tests): started with the first page
@@ -122,8 +112,6 @@ class ExtractPipeline:
     def close_spider(self) -> None:
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
-        restore_policy(self.policy)
-        self.policy = None
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):

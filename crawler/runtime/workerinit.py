@@ -6,34 +6,9 @@ per worker, and every worker forked from the server starts warm, sharing those m
 """
 from __future__ import annotations
 
-import sys
-import types
-
-
-def defer_scipy_integrate() -> None:
-    """Importing datasketch imports ``scipy.integrate`` (``from scipy.integrate import quad``,
-    for MinHashLSH's parameter search, which the workers never run): 0.5-0.8 s of the server's
-    CPU at every crawl's start, before the first page can be extracted. Until someone calls
-    it, ``quad`` is a stand-in that imports the real module then."""
-    if "scipy.integrate" in sys.modules:
-        return
-    stand_in = types.ModuleType("scipy.integrate")
-
-    def quad(*args, **kwargs):
-        if sys.modules.get("scipy.integrate") is stand_in:
-            del sys.modules["scipy.integrate"]
-        from scipy.integrate import quad as real_quad
-        return real_quad(*args, **kwargs)
-
-    stand_in.quad = quad
-    sys.modules["scipy.integrate"] = stand_in
-
-
-defer_scipy_integrate()
-
-from crawler.dedup import DedupParams  # noqa: E402 - after the stand-in
-from crawler.runtime.gcpolicy import settle_workers  # noqa: E402
-from crawler.runtime.pipelines import analyse_page  # noqa: E402
+from crawler.dedup import DedupParams
+from crawler.runtime.gcpolicy import settle_workers
+from crawler.runtime.pipelines import analyse_page
 
 _PAGE = b"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Warm-up | Example</title>
 <meta property="og:site_name" content="Example"><meta name="author" content="Ann Example">
