@@ -405,6 +405,13 @@ def new_story_for(db: sqlite_utils.Database, article_id: int) -> int:
     return article_id
 
 
+def feeds_with_failed_articles(db: sqlite_utils.Database, crawl_id: int) -> set[str]:
+    """The feeds of which crawl ``crawl_id`` failed to store an article."""
+    return {url for (url,) in db.execute(
+        "SELECT DISTINCT feed_url FROM failures WHERE crawl_id = ? AND kind = 'article' "
+        "AND feed_url IS NOT NULL", [crawl_id])}
+
+
 def crawl_urls(db: sqlite_utils.Database, crawl_id: int) -> tuple[list[str], list[str]]:
     """The URLs of the articles crawl ``crawl_id`` stored, and of the pages it failed on."""
     started = db.execute("SELECT started FROM crawls WHERE id = ?", [crawl_id]).fetchone()

@@ -78,6 +78,12 @@ class NewsSpider(scrapy.Spider):
         """Keep a feed's ETag / Last-Modified for the next crawl's conditional GET."""
         self.write(store.update_feed, self.db, url, etag=etag, last_modified=last_modified)
 
+    def feeds_with_failures(self) -> set[str]:
+        """Feeds with an article this crawl could not store (their body digest is not kept:
+        the next crawl reads them again and retries it)."""
+        return store.feeds_with_failed_articles(self.db, self.crawl_id) if self.crawl_id \
+            else set()
+
     def store_validators(self, updates: dict[str, dict]) -> None:
         """Keep the validators (ETag, Last-Modified, body hash) of many feeds, in one
         transaction."""

@@ -129,10 +129,11 @@ class FeedSpider(NewsSpider):
                 yield FeedLink(url=canonicalize(link), feed_url=feed_url)
 
     def closed(self, reason: str) -> None:
-        if reason == "finished":
+        if reason == "finished" and self.validators:
+            failed = self.feeds_with_failures()
             self.store_validators({
                 url: {"etag": etag, "last_modified": last_modified,
-                      "body_hash": self.body_hashes.get(url)}
+                      "body_hash": None if url in failed else self.body_hashes.get(url)}
                 for url, (etag, last_modified) in self.validators.items()})
         super().closed(reason)
 
