@@ -240,7 +240,7 @@ def prefill(db_path: Path, feeds: list[str], port: int) -> None:
     """The state after earlier crawls of these feeds: their articles, and each feed's row with
     its ETag and the digest of its body (what a finished crawl keeps)."""
     from crawler import store
-    from crawler.feedread import body_digest
+    from crawler.fetch.feedread import body_digest
 
     db = store.open_db(db_path)
     rows, feed_rows = [], []
