@@ -38,9 +38,12 @@ class Progress:
             self.loop.stop()
 
     def report(self) -> None:
-        print(progress_line(self.crawler.stats.get_stats(), time.monotonic() - self.started,
-                            getattr(self.crawler.spider, "feed_urls", None)),
-              file=sys.stderr, flush=True)
+        stats, elapsed = self.crawler.stats.get_stats(), time.monotonic() - self.started
+        spider = self.crawler.spider
+        own = getattr(spider, "progress_line", None)  # a spider that says what it does itself
+        line = own(stats, elapsed) if own else progress_line(
+            stats, elapsed, getattr(spider, "feed_urls", None))
+        print(line, file=sys.stderr, flush=True)
 
 
 def progress_line(stats: dict, elapsed: float, feeds: list | None = None) -> str:

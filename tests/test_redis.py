@@ -30,7 +30,7 @@ except ImportError as exc:  # the test extra installs both: under CI their absen
         raise
     pytest.skip(f"{exc.name} is not installed (pip install '.[redis]')", allow_module_level=True)
 
-FAST = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
+FAST = ["-s", "DOWNLOAD_TIMEOUT=20", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
         "-s", "AUTOTHROTTLE_ENABLED=False", "-q"]
 INLINE = ["--workers", "0"]  # extract in the worker process: three pools would crowd 2 cores
 #: Short liveness periods, so a killed process is noticed within seconds.
@@ -123,8 +123,9 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     assert queued.returncode == 0, queued.stderr
     assert f"feeds queued: {len(feeds)}" in queued.stdout
 
+    # 4 download slots each: 25 articles are more than one worker takes at once
     workers = [start("worker", "--redis", redis_url, "--idle-exit", "2", *FAST, *INLINE,
-                     *QUICK) for _ in range(3)]
+                     *QUICK, "-s", "CONCURRENT_REQUESTS=4") for _ in range(3)]
     writer = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2", "-q",
                    *QUICK)
     outputs = [finish(w) for w in workers]
@@ -139,7 +140,7 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     pages = [int(out.split(" pages")[0].rsplit(" ", 1)[1]) for out in outputs]
     assert sum(1 for n in pages if n) >= 2, outputs  # the work was shared
 
-    assert f"{len(ARTICLE_PATHS)} new" in summary
+    assert f"{len(ARTICLE_PATHS)} new" in summary, summary
     assert stories(db_path) == stories(local_db)
     assert feed_links(db_path) == feed_links(local_db)  # an article of two feeds: both linked
     sql = "SELECT url, etag, last_modified, n_fetches, n_errors FROM feeds ORDER BY url"

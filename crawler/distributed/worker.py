@@ -21,8 +21,11 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
 
     # scrapy-redis 0.9 still passes spider= to the stats collector (deprecated in Scrapy 2.13)
     warnings.filterwarnings("ignore", message="Passing a 'spider' argument to StatsCollector")
-    pipelines = project_settings().getdict("ITEM_PIPELINES")
-    overrides = {**DEFAULTS, **worker_settings(redis_url, prefix, pipelines), **(settings or {})}
+    project = project_settings()
+    overrides = {**DEFAULTS, **worker_settings(redis_url, prefix,
+                                               project.getdict("ITEM_PIPELINES"),
+                                               project.getdict("DOWNLOADER_MIDDLEWARES")),
+                 **(settings or {})}
     process = CrawlerProcess(project_settings(overrides))
     quiet_noisy_loggers(process.settings)
     crawler = process.create_crawler(RedisFeedSpider)

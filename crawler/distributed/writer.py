@@ -20,7 +20,9 @@ import uuid
 from collections import Counter
 from typing import Any, Callable
 
-from crawler import store
+from datetime import datetime, timezone
+
+from crawler import schedule, store
 from crawler.dedup import DedupParams
 from crawler.dedup.stories import StoryAssigner
 from crawler.errors import UserError
@@ -98,7 +100,8 @@ class Writer:
     """Drain the results stream into one SQLite database."""
 
     def __init__(self, client, keys: Keys, db, params: DedupParams, *, crawl_id: int,
-                 batch_size: int = 100, batch_seconds: float = 1.0, min_words: int = 1):
+                 batch_size: int = 100, batch_seconds: float = 1.0, min_words: int = 1,
+                 policy: schedule.Policy | None = None):
         self.client = client
         self.keys = keys
         self.db = db
@@ -107,6 +110,7 @@ class Writer:
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.min_words = min_words
+        self.policy = policy
         self.consumer = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.stats: Counter = Counter()
 
@@ -183,12 +187,24 @@ class Writer:
                                                     for u, f in unresolved.items()})
             if validators:
                 pipe.hset(self.keys.feeds, mapping=validators)
+            fetched = [m["url"] for m in messages if m["kind"] == "feed"]
+            if fetched:  # `enqueue --due` may queue them again
+                pipe.srem(self.keys.queued, *fetched)
             pipe.execute()
         self.stats["entries"] += len(entries)
 
     def feed_fetched(self, m: dict) -> None:
-        fields = {k: v for k, v in m.items() if k not in ("kind", "url")}
+        """Record a feed's fetch and schedule its next one as a local crawl does
+        (crawler.schedule), from the new entries its worker queued."""
+        fields = {k: v for k, v in m.items() if k not in ("kind", "url", "n_new")}
         store.feed_fetched(self.db, m["url"], **fields)
+        if self.policy is not None:
+            feed = store.get_feed(self.db, m["url"])
+            n_new = m.get("n_new") or 0
+            outcome = {**feed, "n_new": n_new, "newest": store.utcnow() if n_new else None}
+            update = schedule.plan_updates({m["url"]: outcome}, self.policy,
+                                           datetime.now(timezone.utc))
+            store.update_feed(self.db, m["url"], **update[m["url"]])
         self.count(["feeds_done"] + (["feeds_unchanged"] if m.get("status") == 304 else [])
                    + (["feeds_failed"] if m.get("error") else ["feeds_ok"]))
 
@@ -226,7 +242,8 @@ class Writer:
         """Write until stopped (or, with ``idle_exit``, until nothing came for that many
         seconds while no worker was alive and nothing was queued)."""
         self.stats["claimed"] = self.claim_pending()
-        pending, last_work, last_report = True, time.monotonic(), time.monotonic()
+        started = time.monotonic()
+        pending, last_work, last_report = True, started, started
         while True:
             lock.renew()
             entries = self.read(pending, int(block * 1000))
@@ -241,14 +258,16 @@ class Writer:
                 return
             if progress and time.monotonic() - last_report >= interval:
                 last_report = time.monotonic()
-                progress(self.progress_line())
+                progress(self.progress_line(last_report - started))
 
-    def progress_line(self) -> str:
+    def progress_line(self, elapsed: float) -> str:
+        """What the writer does: results stored, and the backlog still in the stream."""
         get = lambda k: self.stats.get(f"news/{k}", 0)  # noqa: E731
         backlog = self.client.xlen(self.keys.results)
-        return (f"stored {get('articles_new')} new, {get('articles_known')} known, "
-                f"{get('articles_failed')} failed · feeds {get('feeds_done')} · "
-                f"stream backlog {backlog}")
+        return (f"[{elapsed:5.0f}s] writer: stored {get('articles_new')} new, "
+                f"{get('articles_known')} known, {get('articles_failed')} failed articles "
+                f"({self.stats['entries'] / max(elapsed, 1e-9):.1f} results/s) · feeds "
+                f"{get('feeds_done')} · backlog {backlog} results in the stream")
 
 
 def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str, Any],
@@ -274,7 +293,8 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
         writer = Writer(client, keys, db, DedupParams.from_settings(s), crawl_id=crawl_id,
                         batch_size=s.getint("CRAWLER_STORE_BATCH_SIZE"),
                         batch_seconds=s.getfloat("CRAWLER_STORE_BATCH_SECONDS"),
-                        min_words=s.getint("CRAWLER_MIN_WORDS"))
+                        min_words=s.getint("CRAWLER_MIN_WORDS"),
+                        policy=schedule.Policy.from_settings(s))
         started, status = time.monotonic(), "interrupted"
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
