@@ -26,6 +26,7 @@ import itertools
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Iterable
 
 from scrapy_redis.dupefilter import RFPDupeFilter
@@ -42,13 +43,13 @@ SEP = b"\0"  # queue member: site, SEP, serialized request
 PRIORITY_STEP = 1e12  # score = -priority * PRIORITY_STEP + the site's running count
 
 # Pop up to ARGV[1] members into leases ARGV[5..]; reserve each one's start on its site's slot.
+# Answers the requests left in the queue, the feeds waiting (KEYS[4]), then member, wait, ...
 _POP = """
 local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #items == 0 then return {} end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #items - 1)
+if #items > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #items - 1) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
+local out = {redis.call('ZCARD', KEYS[1]), redis.call('LLEN', KEYS[4])}
 for i, item in ipairs(items) do
   redis.call('HSET', KEYS[2], ARGV[4 + i], item)
   local site = string.sub(item, 1, string.find(item, '\\0', 1, true) - 1)
@@ -100,15 +101,24 @@ for i = 6, #ARGV do redis.call('HDEL', KEYS[3], ARGV[i]) end
 return added
 """
 
-# Take up to ARGV[1] feeds from the start list into feed leases (ids ARGV[3..]), if fewer than
-# ARGV[2] requests are queued.
-_TAKE_FEEDS = """
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return {} end
-local feeds = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #feeds == 0 then return {} end
-redis.call('LTRIM', KEYS[1], #feeds, -1)
-for i, feed in ipairs(feeds) do redis.call('HSET', KEYS[3], ARGV[2 + i], feed) end
-return feeds
+# A worker's look at the crawl, in one round trip: take up to ARGV[1] feeds from the start list
+# into feed leases (ids ARGV[4..]) if fewer than ARGV[2] requests are queued; then say how many
+# requests are queued, feeds wait and leases other workers (not ARGV[3]) hold.
+_LOOK = """
+local queued = redis.call('ZCARD', KEYS[2])
+local feeds = {}
+if queued < tonumber(ARGV[2]) then
+  feeds = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+  if #feeds > 0 then
+    redis.call('LTRIM', KEYS[1], #feeds, -1)
+    for i, feed in ipairs(feeds) do redis.call('HSET', KEYS[3], ARGV[3 + i], feed) end
+  end
+end
+local held = 0
+for _, worker in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  if worker ~= ARGV[3] then held = held + redis.call('HLEN', ARGV[4 + tonumber(ARGV[1])] .. worker) end
+end
+return {queued, redis.call('LLEN', KEYS[1]), held, feeds}
 """
 
 _REQUEUE = """
@@ -158,7 +168,12 @@ class LeasedQueue(PriorityQueue):
         self.slot_by = s.get("CRAWLER_SLOT_BY", "domain")
 
     def __len__(self) -> int:
-        return len(self.popped) + self.server.zcard(self.key)
+        """Requests taken and not handed out, and the shared queue's size as last seen (the
+        spider's looks keep it current): asking Redis each time the engine wonders whether it
+        is idle cost a round trip per response."""
+        return len(self.popped) + self.queued
+
+    queued = 0
 
     def lease_ids(self, n: int) -> list[str]:
         return [f"{self.tag}.{next(self._ids)}" for _ in range(n)]
@@ -184,11 +199,12 @@ class LeasedQueue(PriorityQueue):
 
     def pop(self, timeout=0):
         if not self.popped:
-            if time.monotonic() < self.empty_until or self.waiting() >= self.batch:
+            if time.monotonic() < self.empty_until or self.waiting():
                 return None
             self.fetch()
             if not self.popped:
                 self.empty_until = time.monotonic() + self.empty_pause
+                self.queued = 0
                 return None
         member, wait_ms, lease = self.popped.pop(0)
         request = self._decode_request(member.split(SEP, 1)[1])
@@ -198,14 +214,15 @@ class LeasedQueue(PriorityQueue):
         return request
 
     def waiting(self) -> int:
-        """Requests this worker holds that are not downloading yet (waiting for their site's
-        slot): it takes more only when these are fewer than a batch, so it does not hoard
-        requests that another worker could start now."""
+        """Requests this worker holds that are not downloading yet (waiting for robots.txt,
+        their site's slot or its concurrency): it takes more only when all it holds are
+        downloading, so it does not hoard requests that another worker could start now."""
         engine = self.spider.crawler.engine
         if engine is None:
             return 0
-        queued = sum(len(slot.queue) for slot in engine.downloader.slots.values())
-        return queued + self.spider.crawler.stats.get_value("redis/slot_waiting", 0)
+        downloader = engine.downloader
+        transferring = sum(len(slot.transferring) for slot in downloader.slots.values())
+        return len(downloader.active) - transferring
 
     def fetch(self) -> None:
         """One round trip for a batch: the engine takes them one by one as slots free up."""
@@ -215,12 +232,17 @@ class LeasedQueue(PriorityQueue):
         delay_ms = int(self.spider.crawler.settings.getfloat("DOWNLOAD_DELAY") * 1000)
         if engine is not None:
             delay_ms = int(getattr(engine.downloader, "_delay", delay_ms / 1000) * 1000)
-        answer = self._pop(keys=[self.key, self.inflight_key, self.keys.delays],
+        answer = self._pop(keys=[self.key, self.inflight_key, self.keys.delays,
+                                 self.keys.start],
                            args=[n, delay_ms, self.keys.slot(""), 0, *leases])
-        taken = time.monotonic()
-        for i in range(0, len(answer), 2):
-            self.popped.append((answer[i], int(answer[i + 1]) - int((time.monotonic() - taken)
-                                                                    * 1000), leases[i // 2]))
+        self.queued, feeds_waiting = int(answer[0]), int(answer[1])
+        for i in range(2, len(answer), 2):
+            self.popped.append((answer[i], int(answer[i + 1]), leases[i // 2 - 1]))
+        if feeds_waiting and self.queued < 2 * self.spider.settings.getint(
+                "CONCURRENT_REQUESTS"):  # the queue runs low: take feeds now, not at a look
+            from twisted.internet import reactor
+
+            reactor.callLater(0, self.spider.schedule_next_requests)
 
 
 def site_of_request(request, slot_by: str = "domain") -> str:
@@ -241,14 +263,30 @@ def leases_of(request) -> list[str]:
     return list(request.meta.get(LEASES, ()))
 
 
-def take_feeds(server, keys: Keys, worker: str, tag: str, count: int,
-               below: int) -> list[tuple[str, bytes]]:
-    """Up to ``count`` feeds from ``Keys.start``, each leased (a dead worker's go back to the
-    list), if fewer than ``below`` requests are queued: (lease, data) pairs."""
-    leases = [f"{FEED_LEASE}{tag}.{uuid.uuid4().hex[:12]}" for _ in range(count)]
-    feeds = server.register_script(_TAKE_FEEDS)(
-        keys=[keys.start, keys.requests, keys.inflight(worker)], args=[count, below, *leases])
-    return list(zip(leases, feeds))
+@dataclass
+class Look:
+    """What one look at the crawl saw (and the feeds it took)."""
+
+    queued: int  # requests in the shared queue
+    feeds_waiting: int  # feeds in Keys.start
+    held_elsewhere: int  # leases other workers hold (their pages may add requests)
+    feeds: list[tuple[str, bytes]]  # (lease, data) of the feeds taken
+
+    @property
+    def busy(self) -> bool:
+        """Could work still come: requests or feeds queued, or another worker busy?"""
+        return bool(self.queued or self.feeds_waiting or self.held_elsewhere or self.feeds)
+
+
+def look(server, keys: Keys, worker: str, count: int, below: int) -> Look:
+    """One round trip: take up to ``count`` feeds from ``Keys.start``, each leased (a dead
+    worker's go back to the list), if fewer than ``below`` requests are queued; and how busy
+    the crawl is."""
+    leases = [f"{FEED_LEASE}{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    queued, waiting, held, feeds = server.register_script(_LOOK)(
+        keys=[keys.start, keys.requests, keys.inflight(worker), keys.workers],
+        args=[count, below, worker, *leases, keys.inflight("")])
+    return Look(int(queued), int(waiting), int(held), list(zip(leases, feeds)))
 
 
 def reserve(server, keys: Keys, site: str, delay: float, pause: float = 0.0) -> float:
@@ -295,15 +333,3 @@ def release_own(server, keys: Keys, worker: str, requeue: bool) -> int:
     with server.pipeline() as pipe:
         pipe.hlen(keys.inflight(worker)).delete(keys.inflight(worker)).srem(keys.workers, worker)
         return pipe.execute()[0]
-
-
-def busy_elsewhere(server, keys: Keys, worker: str) -> bool:
-    """Does another worker hold leases (its pages may add requests, or come back if it dies)?"""
-    workers = [w.decode() for w in server.smembers(keys.workers)]
-    workers = [w for w in workers if w != worker]
-    if not workers:
-        return False
-    with server.pipeline(transaction=False) as pipe:
-        for other in workers:
-            pipe.hlen(keys.inflight(other))
-        return any(pipe.execute())

@@ -1,6 +1,7 @@
 """The worker's writes to Redis, batched: results for the writer, requests for the queue, lease
 releases, all in one MULTI/EXEC every CRAWLER_REDIS_FLUSH seconds (or CRAWLER_REDIS_FLUSH_SIZE
-commands).
+commands); new requests go out at the next tick of the reactor, as other workers may be
+waiting for them.
 
 Batching keeps every guarantee: a request's lease is released only in the transaction that
 queues its result or its follow-up requests, so a worker killed before a flush has its leases
@@ -52,6 +53,10 @@ class Outbox:
                                   k.results, k.site_counts, site, base, data, fingerprint,
                                   link, *leases)
         self.pushed += 1
+        if self.pushed == 1:  # a feed's requests come together: flush once they are all in
+            from twisted.internet import reactor
+
+            reactor.callLater(0, self.flush)
         self._maybe_flush()
 
     def command(self, name: str, *args: Any) -> None:

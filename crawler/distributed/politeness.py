@@ -43,13 +43,8 @@ class SharedSlotMiddleware:
         if wait > 0:
             from twisted.internet import reactor
 
-            stats = self.crawler.stats
-            stats.inc_value("redis/slot_waits")
-            stats.inc_value("redis/slot_waiting")  # held now (LeasedQueue.waiting)
-            try:
-                await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
-            finally:
-                stats.inc_value("redis/slot_waiting", -1)
+            self.crawler.stats.inc_value("redis/slot_waits")
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
 
 
 class SharedRetryAfterMiddleware(RetryAfterMiddleware):

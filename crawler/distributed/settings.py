@@ -27,9 +27,10 @@ DEFAULTS: dict[str, Any] = {
     #: Feeds a worker takes from the feed list at once, when fewer than two requests per
     #: CONCURRENT_REQUESTS are queued.
     "CRAWLER_REDIS_FEED_BATCH": 16,
-    #: A worker's writes (results, queued requests, released leases) go to Redis in one
-    #: MULTI/EXEC every this many seconds, or at CRAWLER_REDIS_FLUSH_SIZE commands.
-    "CRAWLER_REDIS_FLUSH": 0.25,
+    #: A worker's writes (results, released leases) go to Redis in one MULTI/EXEC every this
+    #: many seconds, or at CRAWLER_REDIS_FLUSH_SIZE commands (new requests at once); a killed
+    #: worker's unflushed pages are fetched again (their leases were not released).
+    "CRAWLER_REDIS_FLUSH": 2.0,
     "CRAWLER_REDIS_FLUSH_SIZE": 200,
     #: Seconds the writer's lock lives unless renewed; a restarted writer waits at most this.
     "CRAWLER_REDIS_WRITER_TTL": 15.0,

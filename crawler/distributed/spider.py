@@ -30,8 +30,7 @@ from crawler.items import Page
 from crawler.spiders.feeds import FeedSpider
 
 from . import Keys, connect, ensure_group, round_trips
-from .leases import (LEASES, busy_elsewhere, leases_of, release_own, requeue_dead,
-                     take_feeds)
+from .leases import LEASES, Look, leases_of, look, release_own, requeue_dead
 from .outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -51,6 +50,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         self.leases: dict[str, list[str]] = {}  # fetched URL of a Page -> leases it releases
         self.taken: dict[str, dict | None] = {}  # feed URL -> its validators, until requested
         self.fetched: dict[str, dict] = {}  # feed URL -> its "feed" message, until parsed
+        self.last_look = Look(0, 0, 0, [])
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -90,7 +90,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         s = self.settings
         self.loops = []
         for call, period in ((self.reap, max(0.2, self.heartbeat_ttl / 3)),
-                             (self.poll_and_take, s.getfloat("CRAWLER_REDIS_POLL")),
+                             (self.look, s.getfloat("CRAWLER_REDIS_POLL")),
                              (self.outbox.flush, s.getfloat("CRAWLER_REDIS_FLUSH"))):
             loop = task.LoopingCall(call)
             loop.start(period, now=False)
@@ -128,9 +128,18 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         if slot is not None and slot.closing is None:
             slot.nextcall.schedule()
 
-    def poll_and_take(self) -> None:
+    def look(self) -> None:
+        """Every CRAWLER_REDIS_POLL seconds while idle, one round trip: take feeds if the shared
+        queue runs low, and wake the engine only if there is something to take. A busy worker
+        does not look: its pops say how long the queue is and take feeds when it runs low."""
+        engine = self.crawler.engine
+        queue = getattr(getattr(getattr(engine, "_slot", None), "scheduler", None), "queue", None)
+        if engine.downloader.active or not engine.scraper.slot.is_idle() or \
+                (queue is not None and queue.popped):
+            return
         self.schedule_next_requests()
-        self.poll()
+        if self.last_look.busy and (self.last_look.queued or self.last_look.feeds):
+            self.poll()
 
     def deregister(self, spider=None, reason: str = "") -> None:
         for loop in getattr(self, "loops", ()):
@@ -157,11 +166,15 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         than two requests per slot of this worker): each is leased until its request is
         queued, so a killed worker loses none."""
         below = 2 * self.settings.getint("CONCURRENT_REQUESTS")
-        taken = take_feeds(self.redis, self.keys, self.worker_id, self.worker_id,
-                           self.feed_batch, below)
-        if not taken:
+        self.last_look = seen = look(self.redis, self.keys, self.worker_id, self.feed_batch,
+                                     below)
+        queue = getattr(self.crawler.engine, "_slot", None)
+        queue = getattr(getattr(queue, "scheduler", None), "queue", None)
+        if queue is not None:
+            queue.queued = seen.queued
+        if not seen.feeds:
             return
-        entries = [(lease, feed_url_of(data)) for lease, data in taken]
+        entries = [(lease, feed_url_of(data)) for lease, data in seen.feeds]
         urls = [url for _, url in entries]
         states = self.redis.hmget(self.keys.feeds, urls)
         for (lease, url), state in zip(entries, states):
@@ -182,11 +195,9 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         """Close after CRAWLER_REDIS_IDLE_EXIT seconds (0: never) with nothing left anywhere:
         no feeds, no queued requests and no other worker holding leases."""
         self.outbox.flush()
-        busy = (self.redis.llen(self.keys.start) or self.redis.zcard(self.keys.requests)
-                or busy_elsewhere(self.redis, self.keys, self.worker_id))
-        if busy:
-            self.spider_idle_start_time = time.time()
         self.schedule_next_requests()
+        if self.last_look.busy:
+            self.spider_idle_start_time = time.time()
         if self.max_idle_time and time.time() - self.spider_idle_start_time >= self.max_idle_time:
             return
         raise DontCloseSpider
