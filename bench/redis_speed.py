@@ -1,8 +1,15 @@
-"""Distributed crawl speed: 1, 2, 4 worker processes sharing one Redis frontier, one writer.
+"""Distributed crawl speed: N worker processes sharing one Redis frontier and one writer,
+against one `crawler crawl` of the same feeds with the same settings, in the same run.
 
 Against the same news-site simulator as bench/crawl_speed.py (its pages, sites and feeds), each
-run starts a private redis-server, queues the feeds, starts N `crawler worker` processes and one
-`crawler store`, and reports in one table:
+round crawls the feeds once locally (`crawler crawl`, the baseline) and then, for each N, with a
+private redis-server: queue the feeds, start N `crawler worker` processes and one
+`crawler store`. Rounds alternate baseline and Redis runs, so a drift of the machine's speed
+hits both. Reported:
+
+- the rate against the baseline: pages stored per second of wall time (first process started
+  to last one stopped, so start-up and the 1 s --idle-exit of the workers and the writer count)
+  of the Redis run over that of the local crawl of the same round;
 
 - pages/s end to end (wall time from the first process started to the last one stopped, so
   process start-up counts) and while fetching (first to last article fetch in the simulator);
@@ -15,7 +22,7 @@ On one machine the workers share its cores with each other and the writer, so mo
 cannot go faster than the cores allow: the figure to read is the overhead (pages/s at N workers
 against 1), and the writer's rate against one machine's crawl rate.
 
-Usage: python bench/redis_speed.py [--workers 1,2,4] [--size 1000] [--sites 20]
+Usage: python bench/redis_speed.py [--workers 2] [--rounds 2] [--size 1000] [--sites 20]
 (also run by `python bench/crawl_speed.py --workers 1,2,4`)
 """
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 import os
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +66,34 @@ def commands_processed(client) -> dict[str, int]:
             if k not in ("info", "config|resetstat", "flushall", "config")}
 
 
+def run_local(feeds: list[str], args, label: str) -> dict:
+    """The baseline: one `crawler crawl` of the same feeds with the same settings."""
+    run_dir = OUT / label
+    run_dir.mkdir(parents=True, exist_ok=True)
+    db_path = run_dir / "crawl.db"
+    for old in run_dir.glob("crawl.db*"):
+        old.unlink()
+    feed_file = run_dir / "feeds.txt"
+    feed_file.write_text("\n".join(feeds) + "\n")
+    started = time.perf_counter()
+    out = subprocess.run(command("crawl", feed_file, "--db", db_path, *crawl_settings(args,
+                                                                                      1)),
+                         cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        sys.exit(f"crawl failed:\n{out.stdout}\n{out.stderr[-3000:]}")
+    figures = db_figures(db_path)
+    return {"label": label, "wall": round(wall, 2), **figures,
+            "pages_per_s": figures["pages"] / wall}
+
+
+def crawl_settings(args, n_workers: int) -> list[str]:
+    extract = max(1, args.cores // n_workers)
+    return [*FAST, "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
+            "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
+            "--workers", str(extract), *[x for s in args.set for x in ("-s", s)]]
+
+
 def run(url: str, client, feeds: list[str], n_workers: int, args, label: str,
         with_writer: bool = True) -> dict:
     """N workers (and the writer) over the feeds into a fresh database; their figures."""
@@ -70,9 +106,7 @@ def run(url: str, client, feeds: list[str], n_workers: int, args, label: str,
         old.unlink()
     enqueue(url, "crawler", feeds)
     extract = max(1, args.cores // n_workers)
-    settings = [*FAST, "-s", f"CONCURRENT_REQUESTS={args.concurrency}",
-                "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={args.per_site}",
-                "--workers", str(extract), *[x for s in args.set for x in ("-s", s)]]
+    settings = crawl_settings(args, n_workers)
     args.web.log.clear()
     started = time.perf_counter()
     processes = [subprocess.Popen(command("worker", "--redis", url, "--idle-exit", IDLE,
@@ -111,15 +145,19 @@ def run(url: str, client, feeds: list[str], n_workers: int, args, label: str,
     return result
 
 
-def writer_figures(out: str, db_path: Path) -> dict:
+def db_figures(db_path: Path) -> dict:
     db = sqlite3.connect(db_path)
     articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
     stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
     failed = db.execute("SELECT count(*) FROM failures WHERE kind = 'article'").fetchone()[0]
     db.close()
-    elapsed = float(re.search(r"finished in ([\d.]+)s", out).group(1))
     return {"articles": articles, "stories": stories, "failed": failed,
-            "pages": articles + failed, "writer_elapsed": elapsed,
+            "pages": articles + failed}
+
+
+def writer_figures(out: str, db_path: Path) -> dict:
+    elapsed = float(re.search(r"finished in ([\d.]+)s", out).group(1))
+    return {**db_figures(db_path), "writer_elapsed": elapsed,
             "writer_round_trips": int(re.search(r"(\d+) round trips", out).group(1)),
             "story_ms": float(re.search(r"stories ([\d.]+) ms", out).group(1))}
 
@@ -146,7 +184,11 @@ def writer_alone(url: str, client, feeds: list[str], args) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--workers", default="1,2,4", help="worker processes per run")
+    parser.add_argument("--workers", default="2", help="worker processes per Redis run")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of (local crawl, Redis run for each --workers)")
+    parser.add_argument("--no-writer-alone", action="store_true",
+                        help="skip timing the writer alone on a full stream")
     parser.add_argument("--size", type=int, default=1000, help="article pages per crawl")
     parser.add_argument("--sites", type=int, default=20, help="simulated news sites")
     parser.add_argument("--feed-items", type=int, default=50, help="articles per feed")
@@ -172,44 +214,71 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
     import redis
 
-    results = {"size": args.size, "load_before": os.getloadavg()[0], "runs": []}
+    results = {"size": args.size, "load_before": os.getloadavg()[0], "runs": [], "local": []}
     try:
         with tempfile.TemporaryDirectory() as folder, LocalRedis(folder) as url:
             client = redis.Redis.from_url(url)
-            for n in counts:
-                r = run(url, client, feeds[args.size], n, args, f"workers-{n}")
-                results["runs"].append(r)
-                print_run(r, results["runs"][0])
-            results["writer"] = w = writer_alone(url, client, feeds[args.size], args)
-            print(f"writer alone: {w['pages']} results from a full stream in "
-                  f"{w['writer_elapsed'] - IDLE:.1f} s: {w['articles_per_s']:.0f} articles/s "
-                  f"({w['ms_per_article']:.1f} ms each, of which stories "
-                  f"{w['story_ms']:.1f} ms), "
-                  f"{w['round_trips_per_article']:.2f} round trips per article", flush=True)
+            for round_no in range(1, args.rounds + 1):
+                local = run_local(feeds[args.size], args, "local")
+                local["round"] = round_no
+                results["local"].append(local)
+                print(f"round {round_no}: crawler crawl: {local['pages']} pages "
+                      f"({local['articles']} articles, {local['stories']} stories) in "
+                      f"{local['wall']:.1f} s: {local['pages_per_s']:.1f} pages/s", flush=True)
+                for n in counts:
+                    r = run(url, client, feeds[args.size], n, args, f"workers-{n}")
+                    r["round"] = round_no
+                    results["runs"].append(r)
+                    print_run(r, local)
+            print_summary(results, counts)
+            if not args.no_writer_alone:
+                results["writer"] = w = writer_alone(url, client, feeds[args.size], args)
+                print(f"writer alone: {w['pages']} results from a full stream in "
+                      f"{w['writer_elapsed'] - IDLE:.1f} s: {w['articles_per_s']:.0f} "
+                      f"articles/s ({w['ms_per_article']:.1f} ms each, of which stories "
+                      f"{w['story_ms']:.1f} ms), {w['round_trips_per_article']:.2f} round "
+                      f"trips per article", flush=True)
     finally:
         web.stop()
     results["load_after"] = os.getloadavg()[0]
     print(f"load average {results['load_before']:.1f} before, {results['load_after']:.1f} after")
     for r in results["runs"]:
         r["db"] = str(r["db"])
-    results["writer"]["db"] = str(results["writer"].get("db", ""))
+    for r in results["local"]:
+        r["db"] = str(r.get("db", ""))
+    if "writer" in results:
+        results["writer"]["db"] = str(results["writer"].get("db", ""))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=str))
 
 
-def print_run(r: dict, first: dict) -> None:
+def print_run(r: dict, local: dict) -> None:
     pages = r["pages"]
     rate = pages / r["wall"]
     fetching = pages / r["fetch_span"] if r["fetch_span"] else float("nan")
     r.update(pages_per_s=rate, pages_per_s_fetching=fetching,
              round_trips_per_page=r["round_trips"] / max(pages, 1),
-             commands_per_page=r["commands"] / max(pages, 1))
-    base = first.get("pages_per_s", rate)
-    print(f"{r['workers']} workers ({r['extract_per_worker']} extraction processes each): "
-          f"{pages} pages ({r['articles']} articles, {r['stories']} stories, {r['fetched']} "
-          f"fetches) in {r['wall']:.1f} s: {rate:.1f} pages/s ({rate / base:.2f}x of 1 worker), "
-          f"{fetching:.1f} pages/s while fetching; Redis {r['round_trips_per_page']:.2f} round "
-          f"trips and {r['commands_per_page']:.2f} commands per page", flush=True)
+             commands_per_page=r["commands"] / max(pages, 1),
+             rate_ratio=rate / local["pages_per_s"])
+    print(f"round {r['round']}: {r['workers']} workers + writer ({r['extract_per_worker']} "
+          f"extraction processes each): {pages} pages ({r['articles']} articles, "
+          f"{r['stories']} stories, {r['fetched']} fetches, {r['fetched_twice']} twice) in "
+          f"{r['wall']:.1f} s: {rate:.1f} pages/s = {r['rate_ratio']:.2f}x the local crawl's "
+          f"rate; {fetching:.1f} pages/s while fetching; "
+          f"Redis {r['round_trips_per_page']:.2f} round trips and "
+          f"{r['commands_per_page']:.2f} commands per page", flush=True)
+
+
+def print_summary(results: dict, counts: list[int]) -> None:
+    """Per N: the median and worst of the rounds' ratios, and the round trips per page."""
+    for n in counts:
+        runs = [r for r in results["runs"] if r["workers"] == n]
+        ratios = [r["rate_ratio"] for r in runs]
+        trips = [r["round_trips_per_page"] for r in runs]
+        print(f"{n} workers + writer against one crawler crawl, {len(runs)} rounds: rate "
+              f"{statistics.median(ratios):.2f}x (median; worst {min(ratios):.2f}x); Redis "
+              f"{max(trips):.2f} round trips per page (worst), "
+              f"{max(r['commands_per_page'] for r in runs):.2f} commands", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ same sites.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ from collections import Counter
 import pytest
 
 from crawler.demo import build_sites, feed_urls
-from crawler.demo.server import LocalWeb, Resource
+from crawler.demo.server import LocalWeb, Resource, Site
 from crawler.demo.sites import all_pages
 from tests.conftest import ROOT, run_cli
 
@@ -30,7 +31,7 @@ except ImportError as exc:  # the test extra installs both: under CI their absen
         raise
     pytest.skip(f"{exc.name} is not installed (pip install '.[redis]')", allow_module_level=True)
 
-FAST = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
+FAST = ["-s", "DOWNLOAD_TIMEOUT=20", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
         "-s", "AUTOTHROTTLE_ENABLED=False", "-q"]
 INLINE = ["--workers", "0"]  # extract in the worker process: three pools would crowd 2 cores
 #: Short liveness periods, so a killed process is noticed within seconds.
@@ -123,8 +124,9 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     assert queued.returncode == 0, queued.stderr
     assert f"feeds queued: {len(feeds)}" in queued.stdout
 
+    # 4 download slots each: 25 articles are more than one worker takes at once
     workers = [start("worker", "--redis", redis_url, "--idle-exit", "2", *FAST, *INLINE,
-                     *QUICK) for _ in range(3)]
+                     *QUICK, "-s", "CONCURRENT_REQUESTS=4") for _ in range(3)]
     writer = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2", "-q",
                    *QUICK)
     outputs = [finish(w) for w in workers]
@@ -139,7 +141,7 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     pages = [int(out.split(" pages")[0].rsplit(" ", 1)[1]) for out in outputs]
     assert sum(1 for n in pages if n) >= 2, outputs  # the work was shared
 
-    assert f"{len(ARTICLE_PATHS)} new" in summary
+    assert f"{len(ARTICLE_PATHS)} new" in summary, summary
     assert stories(db_path) == stories(local_db)
     assert feed_links(db_path) == feed_links(local_db)  # an article of two feeds: both linked
     sql = "SELECT url, etag, last_modified, n_fetches, n_errors FROM feeds ORDER BY url"
@@ -257,3 +259,126 @@ def test_a_new_writer_takes_over_unacknowledged_results_and_stores_nothing_twice
     assert len(read(db_path, "SELECT * FROM article_feeds")) == len(paths)
     assert client.xlen(keys.results) == 0
     assert client.xpending(keys.results, WRITER_GROUP)["pending"] == 0
+
+
+# ---------------------------------------------------------------- one politeness budget per site
+
+DELAY = 0.4  # seconds between two requests to the site: one crawl's pace
+WINDOW = 2.0
+
+
+def peak(times: list[float], window: float = WINDOW) -> int:
+    """The most requests the site saw within any ``window`` seconds."""
+    times = sorted(times)
+    return max((sum(1 for t in times[i:] if t < start + window)
+                for i, start in enumerate(times)), default=0)
+
+
+@pytest.fixture(scope="module")
+def paced_site():
+    """One site with 16 articles in one feed; the server notes when each request came."""
+    from tests.pages import LOREM_DE, article_page, rss
+
+    site = Site("paced", "127.0.0.61")
+    items = []
+    for n in range(16):
+        path = f"/2025/meldung-{n}.html"
+        site.routes[path] = Resource(article_page(f"Meldung {n}", [f"Meldung Nummer {n}.",
+                                                                    *LOREM_DE]))
+        items.append({"title": f"Meldung {n}", "link": f"http://{site.host}:{{port}}{path}"})
+    site.routes["/robots.txt"] = Resource("User-agent: *\nAllow: /\n", "text/plain")
+    with LocalWeb([site]) as web:
+        for item in items:
+            item["link"] = item["link"].format(port=site.port)
+        site.routes["/rss.xml"] = Resource(rss("Paced", items), "application/rss+xml")
+        web.feed = site.url("/rss.xml")
+        yield web
+
+
+PACED = ["-s", f"DOWNLOAD_DELAY={DELAY}", "-s", "AUTOTHROTTLE_ENABLED=False",
+         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "DOWNLOAD_TIMEOUT=20",
+         "-s", "RETRY_TIMES=0", "-q", *INLINE]
+
+
+@pytest.fixture(scope="module")
+def one_crawl_peak(paced_site, tmp_path_factory):
+    """The most requests one local crawl sends the site within WINDOW seconds."""
+    start_at = len(paced_site.log)
+    local = run_cli("crawl", paced_site.feed, "--db", tmp_path_factory.mktemp("paced") / "l.db",
+                    *PACED)
+    assert local.returncode == 0, local.stderr
+    times = [t for _, _, t in paced_site.log[start_at:]]
+    assert len(times) == 18  # robots.txt, the feed, 16 articles
+    return peak(times)
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_workers_share_one_politeness_budget_per_site(paced_site, one_crawl_peak, client,
+                                                      redis_url, tmp_path, n_workers):
+    """However many workers, the site never sees more than one crawl's rate: one request per
+    DOWNLOAD_DELAY (robots.txt included: every worker asks for it)."""
+    bound = int(WINDOW / DELAY) + 1
+    assert one_crawl_peak <= bound
+
+    start_at = len(paced_site.log)
+    workers = [start("worker", "--redis", redis_url, "--idle-exit", "10", *PACED)
+               for _ in range(n_workers)]
+    deadline = time.monotonic() + 120
+    while client.scard("crawler:workers") < n_workers and time.monotonic() < deadline:
+        time.sleep(0.1)  # all of them ready: each could take the work
+    from crawler.distributed.worker import enqueue
+
+    assert enqueue(redis_url, "crawler", [paced_site.feed]) == 1  # at once: no process start
+    writer = start("store", "--redis", redis_url, "--db", tmp_path / "redis.db",
+                   "--idle-exit", "2", "-q")
+    outputs = [finish(w, timeout=240) for w in workers]
+    summary = finish(writer, timeout=240)
+    times = sorted(t for _, _, t in paced_site.log[start_at:])
+    paths = [p for _, p, _ in paced_site.log[start_at:]]
+    offsets = [(p, round(t - times[0], 2)) for p, t in zip(paths, times)]
+    assert 18 <= len(times) <= 17 + n_workers, offsets  # robots.txt: once per worker at most
+    assert "16 new" in summary
+    assert peak(times) <= max(bound, one_crawl_peak), offsets
+    if n_workers > 1:
+        fetched = [int(out.split(" pages")[0].rsplit(" ", 1)[1]) for out in outputs]
+        assert sum(1 for n in fetched if n) >= 2, (outputs, offsets)  # shared, one pace
+
+
+# ---------------------------------------------------------------- the schedule in Redis mode
+
+
+def test_writer_keeps_the_schedule_and_enqueue_due_queues_only_due_feeds(
+        web, client, redis_url, tmp_path):
+    feeds = feed_urls(list(web.sites.values()))
+    db_path = tmp_path / "redis.db"
+    assert run_cli("enqueue", "--redis", redis_url, *feeds).returncode == 0
+    worker = start("worker", "--redis", redis_url, "--idle-exit", "2", *FAST, *INLINE, *QUICK)
+    writer = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2", "-q",
+                   *QUICK, "-s", "CRAWLER_INTERVAL=900")
+    finish(worker, timeout=180)
+    finish(writer, timeout=180)
+
+    rows = read(db_path, "SELECT url, next_fetch, interval_seconds FROM feeds")
+    assert {url for url, _, _ in rows} == set(feeds)
+    assert all(next_fetch and interval == 900 for _, next_fetch, interval in rows)  # 1st fetch
+    status = run_cli("status", "--db", db_path)
+    assert status.returncode == 0, status.stderr
+    assert f"{len(feeds)} feeds: {len(feeds)} ok" in status.stdout
+    assert re.search(r"in 1[45]m", status.stdout)  # 900 s from the fetch
+
+    due = run_cli("enqueue", "--redis", redis_url, "--due", "--db", db_path, *feeds)
+    assert due.returncode == 0, due.stderr
+    assert f"0 of {len(feeds)} feeds due; queued 0" in due.stdout
+    assert client.llen("crawler:start") == 0
+
+    with sqlite3.connect(db_path) as conn:  # one feed's time has come
+        conn.execute("UPDATE feeds SET next_fetch = '2000-01-01T00:00:00+00:00' WHERE url = ?",
+                     [feeds[0]])
+    due = run_cli("enqueue", "--redis", redis_url, "--due", "--db", db_path, *feeds)
+    assert f"1 of {len(feeds)} feeds due; queued 1" in due.stdout
+    again = run_cli("enqueue", "--redis", redis_url, "--due", "--db", db_path, *feeds)
+    assert "queued 0 (1 still queued from before)" in again.stdout  # cron came round again
+    assert client.lrange("crawler:start", 0, -1) == [f'{{"url": "{feeds[0]}"}}'.encode()]
+
+    missing = run_cli("enqueue", "--redis", redis_url, "--due", *feeds)
+    assert missing.returncode == 2 and "--due needs --db" in missing.stderr

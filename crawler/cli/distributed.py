@@ -14,6 +14,9 @@ On one machine (or several: point every process at the same Redis):
   crawler enqueue --redis redis://10.0.0.5:6379/0 feeds.txt
   crawler worker  --redis redis://10.0.0.5:6379/0        # as many as you like, anywhere
   crawler store   --redis redis://10.0.0.5:6379/0 --db storage/news.db   # exactly one
+Every site gets one crawl's pace (DOWNLOAD_DELAY, AutoThrottle, Retry-After) across all
+workers together. From cron, queue only the feeds that are due:
+  */5 * * * *  crawler enqueue --redis redis://10.0.0.5:6379/0 --due --db storage/news.db feeds.txt
 """
 
 
@@ -33,9 +36,15 @@ def register(sub, formatter) -> None:
 
     enqueue = sub.add_parser(
         "enqueue", formatter_class=formatter, help="queue feeds for the Redis workers",
-        description="Put feeds into the shared queue; a worker takes each one. Without FEED, "
+        description="Put feeds into the shared queue; a worker takes each one. A feed still "
+                    "queued (not yet recorded by the writer) is not queued again. Without FEED, "
                     "show how far the distributed crawl is.", epilog=EPILOG)
     enqueue.add_argument("feeds", nargs="*", metavar="FEED")
+    enqueue.add_argument("--due", action="store_true",
+                         help="queue only the feeds whose next fetch has come, by the schedule "
+                              "the writer keeps in --db (for cron or a systemd timer)")
+    enqueue.add_argument("--db", metavar="PATH",
+                         help="with --due: the writer's database (`crawler store --db`)")
     add_redis_options(enqueue, idle=False)
     enqueue.set_defaults(func=cmd_enqueue)
 
@@ -96,12 +105,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from crawler.distributed.worker import enqueue, status
+    from crawler.distributed.worker import due_feeds, enqueue, status
 
     feeds = _feeds(args)
-    enqueue(args.redis, args.prefix, feeds)
-    if feeds:
-        print(f"queued {len(feeds)} feeds")
+    if args.due:
+        if not args.db:
+            raise UserError("--due needs --db: the writer's database, which holds the schedule")
+        if not feeds:
+            raise UserError("--due needs the feeds (URLs or a file of them)")
+        due = due_feeds(args.db, feeds)
+        queued = enqueue(args.redis, args.prefix, due)
+        print(f"{len(due)} of {len(feeds)} feeds due; queued {queued} "
+              f"({len(due) - queued} still queued from before)")
+    elif feeds:
+        queued = enqueue(args.redis, args.prefix, feeds)
+        print(f"queued {queued} feeds" + (f" ({len(feeds) - queued} still queued from before)"
+                                          if queued < len(feeds) else ""))
+    else:
+        enqueue(args.redis, args.prefix, [])
     print(" · ".join(f"{k}: {v}" for k, v in status(args.redis, args.prefix).items()))
     return 0
 

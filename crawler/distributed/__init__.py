@@ -68,6 +68,25 @@ class Keys:
         """Hash feed URL -> JSON {etag, last_modified}: conditional GETs for the workers."""
         return f"{self.prefix}:feeds"
 
+    def slot(self, site: str) -> str:
+        """A site's shared politeness slot: the time (ms) its next request may start."""
+        return f"{self.prefix}:slot:{site}"
+
+    @property
+    def delays(self) -> str:
+        """Hash site -> delay (ms) between its requests, as the workers' AutoThrottle sets it."""
+        return f"{self.prefix}:delays"
+
+    @property
+    def site_counts(self) -> str:
+        """Hash site -> requests queued so far: the queue's score, so sites take turns."""
+        return f"{self.prefix}:sitecount"
+
+    @property
+    def queued(self) -> str:
+        """Set of feeds queued and not yet recorded by the writer (`enqueue --due` skips them)."""
+        return f"{self.prefix}:queued"
+
     @property
     def links(self) -> str:
         """Hash article URL -> JSON list of feeds that list it, for articles not stored yet."""

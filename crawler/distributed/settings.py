@@ -21,6 +21,17 @@ DEFAULTS: dict[str, Any] = {
     "CRAWLER_REDIS_POLL": 0.5,
     #: Seconds a worker that found the shared queue empty waits before asking it again.
     "CRAWLER_REDIS_EMPTY_PAUSE": 0.2,
+    #: Requests a worker takes from the shared queue in one round trip; they are leased to it
+    #: until done.
+    "CRAWLER_REDIS_POP_BATCH": 8,
+    #: Feeds a worker takes from the feed list at once, when fewer than two requests per
+    #: CONCURRENT_REQUESTS are queued.
+    "CRAWLER_REDIS_FEED_BATCH": 16,
+    #: A worker's writes (results, released leases) go to Redis in one MULTI/EXEC every this
+    #: many seconds, or at CRAWLER_REDIS_FLUSH_SIZE commands (new requests at once); a killed
+    #: worker's unflushed pages are fetched again (their leases were not released).
+    "CRAWLER_REDIS_FLUSH": 2.0,
+    "CRAWLER_REDIS_FLUSH_SIZE": 200,
     #: Seconds the writer's lock lives unless renewed; a restarted writer waits at most this.
     "CRAWLER_REDIS_WRITER_TTL": 15.0,
 }
@@ -29,18 +40,20 @@ STORE_PIPELINE = "crawler.runtime.pipelines.StorePipeline"
 PUSH_PIPELINE = "crawler.distributed.pipelines.RedisPushPipeline"
 
 
-def worker_settings(redis_url: str, prefix: str, pipelines: dict[str, int]) -> dict[str, Any]:
+def worker_settings(redis_url: str, prefix: str, pipelines: dict[str, int],
+                    middlewares: dict[str, int] | None = None) -> dict[str, Any]:
     """What turns a local crawl into a worker: scrapy-redis's Scheduler with our leased queue,
     its RFPDupeFilter as the shared seen-filter, kept between runs (SCHEDULER_PERSIST); no
     database; the results go to Redis instead of StorePipeline."""
     keys = Keys(prefix)
+    middlewares = dict(middlewares or {})
     pipelines = dict(pipelines)
     order = pipelines.pop(STORE_PIPELINE, 800)
     pipelines[PUSH_PIPELINE] = order
     return {
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "SCHEDULER_QUEUE_CLASS": "crawler.distributed.leases.LeasedQueue",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "DUPEFILTER_CLASS": "crawler.distributed.leases.SeenInQueue",
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_QUEUE_KEY": keys.requests,
         "SCHEDULER_DUPEFILTER_KEY": keys.seen,
@@ -51,4 +64,13 @@ def worker_settings(redis_url: str, prefix: str, pipelines: dict[str, int]) -> d
         "CRAWLER_REDIS_PREFIX": prefix,
         "CRAWLER_DB": "",
         "ITEM_PIPELINES": pipelines,
+        # one politeness budget per site across all workers (crawler.distributed.politeness);
+        # the shared slot spaces the starts exactly, so no local random jitter on top
+        "DOWNLOAD_DELAY_JITTER": 0,
+        "DOWNLOADER_MIDDLEWARES": {
+            **middlewares,
+            "crawler.fetch.politeness.RetryAfterMiddleware": None,
+            "crawler.distributed.politeness.SharedRetryAfterMiddleware": 560,
+            "crawler.distributed.politeness.SharedSlotMiddleware": 990,
+        },
     }

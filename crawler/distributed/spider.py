@@ -4,8 +4,9 @@
 ``Keys.start`` (pushed by ``crawler enqueue``) whenever it is idle, and its requests go through
 the scrapy-redis scheduler (shared queue and seen-filter). It has no database: feed states and
 failures go to the results stream (NewsSpider's bookkeeping methods), known articles are those
-some worker has requested already (the shared seen-filter), and conditional-GET validators come
-from the hash the writer keeps (``Keys.feeds``).
+some worker has requested already (the shared seen-filter, checked when the request is queued),
+and conditional-GET validators come from the hash the writer keeps (``Keys.feeds``). Every
+write goes through the Outbox, one MULTI/EXEC per CRAWLER_REDIS_FLUSH seconds.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from typing import Any, AsyncIterator
@@ -28,8 +30,8 @@ from crawler.items import Page
 from crawler.fetch.spiders.feeds import FeedSpider
 
 from . import Keys, connect, ensure_group, round_trips
+from .leases import LEASES, Look, leases_of, look, release_own, requeue_dead
 from .outbox import Outbox
-from .leases import busy_elsewhere, leases_of, release_own, requeue_dead
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +43,14 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
 
     def __init__(self, **kwargs: Any):
         scrapy.Spider.__init__(self, **kwargs)  # FeedSpider.__init__ wants feeds: they come later
-        self.feed_urls: list[str] = []
+        self.feed_urls: list[str] = []  # the feeds of the requests it handled (UrlSafety's starts)
+        self.known_feeds: set[str] = set()
+        self.feeds_taken = 0
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.leases: dict[str, list[str]] = {}  # fetched URL of a Page -> leases it releases
+        self.taken: dict[str, dict | None] = {}  # feed URL -> its validators, until requested
+        self.fetched: dict[str, dict] = {}  # feed URL -> its "feed" message, until parsed
+        self.last_look = Look(0, 0, 0, [])
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -51,10 +58,13 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         s = crawler.settings
         spider.keys = Keys(s.get("CRAWLER_REDIS_PREFIX"))
         spider.redis = connect(s.get("REDIS_URL"))
-        spider.outbox = Outbox(spider.redis, spider.keys, spider.worker_id)
+        spider.outbox = Outbox(spider.redis, spider.keys, spider.worker_id,
+                               s.getint("CRAWLER_REDIS_FLUSH_SIZE"))
+        spider.outbox.on_pushed = spider.poll
         spider.seen = RFPDupeFilter(spider.redis, spider.keys.seen)
         spider.heartbeat_ttl = s.getfloat("CRAWLER_REDIS_HEARTBEAT")
-        spider.redis_batch_size = 1  # one feed at a time: idle workers share the feeds
+        spider.feed_batch = s.getint("CRAWLER_REDIS_FEED_BATCH")
+        spider.redis_batch_size = spider.feed_batch
         spider.setup_redis(crawler)
         spider.max_idle_time = s.getfloat("CRAWLER_REDIS_IDLE_EXIT")
         spider.spider_idle_start_time = time.time()
@@ -72,32 +82,73 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
     def register(self, spider=None) -> None:
         self.beat()
         self.redis.sadd(self.keys.workers, self.worker_id)
-        self.beater = task.LoopingCall(self.beat_and_reap)
-        self.beater.start(max(0.2, self.heartbeat_ttl / 3), now=False)
-        self.poller = task.LoopingCall(self.poll)
-        self.poller.start(self.settings.getfloat("CRAWLER_REDIS_POLL"), now=False)
+        # The heartbeat beats from a thread: a reactor busy for seconds (an inline extraction,
+        # a long batch) is not a dead worker; a killed process stops beating at once.
+        self.stop_beating = threading.Event()
+        threading.Thread(target=self.beat_until_stopped, daemon=True,
+                         name="redis-heartbeat").start()
+        s = self.settings
+        self.loops = []
+        for call, period in ((self.reap, max(0.2, self.heartbeat_ttl / 3)),
+                             (self.look, s.getfloat("CRAWLER_REDIS_POLL")),
+                             (self.outbox.flush, s.getfloat("CRAWLER_REDIS_FLUSH"))):
+            loop = task.LoopingCall(call)
+            loop.start(period, now=False)
+            self.loops.append(loop)
 
     def beat(self) -> None:
         self.redis.set(self.keys.alive(self.worker_id), 1, px=int(self.heartbeat_ttl * 1000))
 
-    def beat_and_reap(self) -> None:
-        self.beat()
+    def beat_until_stopped(self) -> None:
+        while not self.stop_beating.wait(max(0.2, self.heartbeat_ttl / 3)):
+            try:
+                self.beat()
+            except Exception as exc:  # noqa: BLE001 - Redis away for a moment: beat again
+                logger.warning("Heartbeat failed: %s", exc)
+
+    def reap(self) -> None:
+        self.publish_delays()
         requeue_dead(self.redis, self.keys, skip=[self.worker_id])
+
+    def publish_delays(self) -> None:
+        """This worker's AutoThrottle delays, for every worker's reservations (Keys.delays)."""
+        if not self.settings.getbool("AUTOTHROTTLE_ENABLED"):
+            return
+        slots = self.crawler.engine.downloader.slots
+        delays = {key: int(slot.delay * 1000) for key, slot in slots.items()}
+        if delays:
+            self.redis.hset(self.keys.delays, mapping=delays)
 
     def poll(self) -> None:
         """An idle Scrapy engine looks at its scheduler (here: the shared queue) only every 5 s;
-        an idle worker looks every CRAWLER_REDIS_POLL seconds, so it joins in as soon as another
-        worker's feed fills the queue, and stops soon after the crawl is done."""
+        a worker looks every CRAWLER_REDIS_POLL seconds and right after it queued requests, so
+        it joins in as soon as the queue fills, and stops soon after the crawl is done."""
         engine = self.crawler.engine
         slot = getattr(engine, "_slot", None)  # Scrapy has no public "look again now"
-        if slot is not None and not engine.downloader.active and slot.closing is None:
+        if slot is not None and slot.closing is None:
             slot.nextcall.schedule()
 
+    def look(self) -> None:
+        """Every CRAWLER_REDIS_POLL seconds while idle, one round trip: take feeds if the shared
+        queue runs low, and wake the engine only if there is something to take. A busy worker
+        does not look: its pops say how long the queue is and take feeds when it runs low."""
+        engine = self.crawler.engine
+        queue = getattr(getattr(getattr(engine, "_slot", None), "scheduler", None), "queue", None)
+        if engine.downloader.active or not engine.scraper.slot.is_idle() or \
+                (queue is not None and queue.popped):
+            return
+        self.schedule_next_requests()
+        if self.last_look.busy and (self.last_look.queued or self.last_look.feeds):
+            self.poll()
+
     def deregister(self, spider=None, reason: str = "") -> None:
-        self.crawler.stats.set_value("redis/round_trips", round_trips())
-        for loop in (getattr(self, "beater", None), getattr(self, "poller", None)):
-            if loop is not None and loop.running:
+        for loop in getattr(self, "loops", ()):
+            if loop.running:
                 loop.stop()
+        if getattr(self, "stop_beating", None):
+            self.stop_beating.set()
+        self.outbox.flush()
+        self.crawler.stats.set_value("redis/round_trips", round_trips())
         left = release_own(self.redis, self.keys, self.worker_id, requeue=reason != "finished")
         if left:
             logger.warning("Worker %s stopped (%s) holding %d requests: %s", self.worker_id,
@@ -110,21 +161,43 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         for request in self.next_requests():
             yield request
 
-    def make_request_from_data(self, data: bytes):
-        """A feed pushed by ``crawler enqueue``: ``{"url": ...}`` (or a bare URL)."""
-        text = data.decode("utf-8")
-        url = json.loads(text)["url"] if text.lstrip().startswith("{") else text.strip()
-        self.feed_urls.append(url)
-        return self.feed_request(url)
+    def next_requests(self):
+        """Feeds from Keys.start, a batch at a time while the shared queue runs low (fewer
+        than two requests per slot of this worker): each is leased until its request is
+        queued, so a killed worker loses none."""
+        below = 2 * self.settings.getint("CONCURRENT_REQUESTS")
+        self.last_look = seen = look(self.redis, self.keys, self.worker_id, self.feed_batch,
+                                     below)
+        queue = getattr(self.crawler.engine, "_slot", None)
+        queue = getattr(getattr(queue, "scheduler", None), "queue", None)
+        if queue is not None:
+            queue.queued = seen.queued
+        if not seen.feeds:
+            return
+        entries = [(lease, feed_url_of(data)) for lease, data in seen.feeds]
+        urls = [url for _, url in entries]
+        states = self.redis.hmget(self.keys.feeds, urls)
+        for (lease, url), state in zip(entries, states):
+            self.taken[url] = json.loads(state) if state else None
+            self.feeds_taken += 1
+            request = self.feed_request(url)
+            request.meta[LEASES] = [lease]
+            yield request
+
+    def saw_feed(self, url: str | None) -> None:
+        """A feed some worker was given: the user's start for its requests (UrlSafetyMiddleware
+        judges private addresses by it)."""
+        if url and url not in self.known_feeds:
+            self.known_feeds.add(url)
+            self.feed_urls.append(url)
 
     def spider_idle(self):
         """Close after CRAWLER_REDIS_IDLE_EXIT seconds (0: never) with nothing left anywhere:
         no feeds, no queued requests and no other worker holding leases."""
-        busy = (self.redis.llen(self.keys.start) or self.redis.zcard(self.keys.requests)
-                or busy_elsewhere(self.redis, self.keys, self.worker_id))
-        if busy:
-            self.spider_idle_start_time = time.time()
+        self.outbox.flush()
         self.schedule_next_requests()
+        if self.last_look.busy:
+            self.spider_idle_start_time = time.time()
         if self.max_idle_time and time.time() - self.spider_idle_start_time >= self.max_idle_time:
             return
         raise DontCloseSpider
@@ -132,11 +205,18 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
     # ------------------------------------------------------------ bookkeeping -> the writer
 
     def stored_feed(self, url: str) -> dict | None:
+        if url in self.taken:
+            return self.taken.pop(url)
         state = self.redis.hget(self.keys.feeds, url)
         return json.loads(state) if state else None
 
     def feed_fetched(self, url: str, **fields: Any) -> None:
-        self.outbox.send("feed", url=url, **fields)
+        """A feed that parsed is reported when its entries are queued (with how many: the
+        writer's schedule), a failed or unchanged one at once."""
+        if fields.get("error") is None and fields.get("status") != 304:
+            self.fetched[url] = fields
+        else:
+            self.outbox.send("feed", url=url, n_new=0, **fields)
 
     def feed_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
         """Sent as soon as the feed's article requests are queued: unlike a local crawl's, they
@@ -144,11 +224,10 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         self.outbox.send("validators", url=url, etag=etag, last_modified=last_modified)
 
     def stored_urls(self, urls: list[str]) -> set[str]:
-        """An article some worker requested already (the shared seen-filter) is not fetched
-        again; its feed is linked to it by the writer (a FeedLink)."""
-        link = urls[-1]
-        fingerprint = self.seen.request_fingerprint(scrapy.Request(link))
-        return {link} if self.redis.sismember(self.keys.seen, fingerprint) else set()
+        """None here: whether some worker requested an article already is asked when its
+        request is queued (the shared seen-set, in the same batched script); if so, the
+        writer gets this feed's link to it instead."""
+        return set()
 
     def record_failure(self, kind: str, url: str, reason: str, error: str,
                        status: int | None = None, feed_url: str | None = None) -> None:
@@ -157,16 +236,24 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         self.crawler.stats.inc_value(f"news/reason/{reason}")
         if kind == "article" and url.startswith(("http://", "https://")):
             # as in a local crawl, the next feed that lists it tries again
-            self.redis.srem(self.keys.seen, self.seen.request_fingerprint(scrapy.Request(url)))
+            self.outbox.command("SREM", self.keys.seen,
+                                self.seen.request_fingerprint(scrapy.Request(url)))
 
     # ------------------------------------------------------------ releasing leases
 
     def parse_feed(self, response):
-        yield from super().parse_feed(response)
-        # its article requests are queued now
-        validators = self.validators.pop(response.meta["feed_url"], None)
+        feed_url = response.meta["feed_url"]
+        queued = 0
+        for item in super().parse_feed(response):
+            queued += isinstance(item, scrapy.Request)
+            yield item
+        # its article requests are queued now (earlier in the same batch)
+        fields = self.fetched.pop(feed_url, None)
+        if fields is not None:
+            self.outbox.send("feed", url=feed_url, n_new=queued, **fields)
+        validators = self.validators.pop(feed_url, None)
         if validators:
-            self.feed_validators(response.meta["feed_url"], *validators)
+            self.feed_validators(feed_url, *validators)
         self.outbox.release(leases_of(response.request))
 
     def feed_failed(self, failure):
@@ -188,16 +275,28 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         self.outbox.release(leases_of(failure.request))
 
     def dropped(self, request, spider=None) -> None:
-        """The seen-filter dropped a request: a redirect to a URL fetched already, or an article
-        another worker requested a moment earlier from another feed. That feed still lists the
-        article, so its link goes to the writer (who links it once the article is stored)."""
+        """A request the scheduler dropped: its leases are released."""
         self.outbox.release(leases_of(request))
-        canonical, feed_url = request.meta.get("canonical"), request.meta.get("feed_url")
-        if canonical and feed_url:
-            self.outbox.send("link", url=canonical, feed_url=feed_url)
 
     def given_up(self, failure=None, response=None, spider=None, item=None) -> None:
         """A callback or pipeline raised: the page is lost here, as in a local crawl."""
         if response is not None:
             self.leases.pop(response.url, None)
             self.outbox.release(leases_of(response.request))
+
+    # ------------------------------------------------------------ progress
+
+    def progress_line(self, stats: dict, elapsed: float) -> str:
+        """What a worker does: pages fetched, results sent to the writer, Redis round trips."""
+        pages = stats.get("response_received_count", 0)
+        sent = stats.get("news/articles_sent", 0)
+        return (f"[{elapsed:5.0f}s] worker: {pages} pages fetched "
+                f"({pages / max(elapsed, 1e-9):.1f}/s), {sent} articles sent to the writer, "
+                f"{self.outbox.sent} results in all · {self.feeds_taken} feeds taken · "
+                f"Redis {round_trips() / max(pages, 1):.2f} round trips per page")
+
+
+def feed_url_of(data: bytes) -> str:
+    """A feed pushed by ``crawler enqueue``: ``{"url": ...}`` (or a bare URL)."""
+    text = data.decode("utf-8")
+    return json.loads(text)["url"] if text.lstrip().startswith("{") else text.strip()

@@ -20,8 +20,11 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
 
     # scrapy-redis 0.9 still passes spider= to the stats collector (deprecated in Scrapy 2.13)
     warnings.filterwarnings("ignore", message="Passing a 'spider' argument to StatsCollector")
-    pipelines = project_settings().getdict("ITEM_PIPELINES")
-    overrides = {**DEFAULTS, **worker_settings(redis_url, prefix, pipelines), **(settings or {})}
+    project = project_settings()
+    overrides = {**DEFAULTS, **worker_settings(redis_url, prefix,
+                                               project.getdict("ITEM_PIPELINES"),
+                                               project.getdict("DOWNLOADER_MIDDLEWARES")),
+                 **(settings or {})}
     process = CrawlerProcess(project_settings(overrides))
     quiet_noisy_loggers(process.settings)
     crawler = process.create_crawler(RedisFeedSpider)
@@ -42,14 +45,47 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
     }
 
 
+# Queue each feed (KEYS[1] the feed list) unless it is queued and not recorded by the writer yet
+# (KEYS[2]); ARGV: feed URL, its JSON entry, ... Returns how many were queued.
+_ENQUEUE = """
+local queued = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('RPUSH', KEYS[1], ARGV[i + 1])
+    queued = queued + 1
+  end
+end
+return queued
+"""
+
+
 def enqueue(redis_url: str, prefix: str, feeds: list[str]) -> int:
-    """Push feed URLs for the workers; returns how many feeds wait now."""
+    """Queue feed URLs for the workers, each once until the writer has recorded its fetch (a
+    cron job queueing the due feeds again while the last ones are still on their way adds
+    nothing); returns how many were queued now."""
     client = connect(redis_url)
     keys = Keys(prefix)
     ensure_group(client, keys)  # results sent before the writer first starts are kept
-    if feeds:
-        client.rpush(keys.start, *[json.dumps({"url": url}) for url in feeds])
-    return client.llen(keys.start)
+    if not feeds:
+        return 0
+    args = [x for url in feeds for x in (url, json.dumps({"url": url}))]
+    return int(client.register_script(_ENQUEUE)(keys=[keys.start, keys.queued], args=args))
+
+
+def due_feeds(db_path: str, feeds: list[str]) -> list[str]:
+    """Those of ``feeds`` whose next fetch has come in the writer's database (all of them
+    when it does not exist yet)."""
+    from pathlib import Path
+
+    from crawler import store
+
+    if not Path(db_path).exists():
+        return feeds
+    db = store.open_db(db_path, readonly=True)
+    try:
+        return store.due_feeds(db, feeds, store.utcnow())
+    finally:
+        db.close()
 
 
 def status(redis_url: str, prefix: str) -> dict[str, int]:
@@ -60,6 +96,7 @@ def status(redis_url: str, prefix: str) -> dict[str, int]:
     alive = [w for w in workers if client.exists(keys.alive(w))]
     return {
         "feeds queued": client.llen(keys.start),
+        "feeds not yet recorded": client.scard(keys.queued),
         "requests queued": client.zcard(keys.requests),
         "URLs seen": client.scard(keys.seen),
         "workers alive": len(alive),

@@ -20,7 +20,9 @@ import uuid
 from collections import Counter
 from typing import Any, Callable
 
-from crawler import store
+from datetime import datetime, timezone
+
+from crawler import schedule, store
 from crawler.dedup import DedupParams
 from crawler.dedup.stories import StoryAssigner
 from crawler.errors import UserError
@@ -98,7 +100,8 @@ class Writer:
     """Drain the results stream into one SQLite database."""
 
     def __init__(self, client, keys: Keys, db, params: DedupParams, *, crawl_id: int,
-                 batch_size: int = 100, batch_seconds: float = 1.0, min_words: int = 1):
+                 batch_size: int = 100, batch_seconds: float = 1.0, min_words: int = 1,
+                 policy: schedule.Policy | None = None):
         self.client = client
         self.keys = keys
         self.db = db
@@ -107,8 +110,12 @@ class Writer:
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.min_words = min_words
+        self.policy = policy
         self.consumer = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.stats: Counter = Counter()
+        self.acks = None  # the last batch's acknowledgements, sent with the next read
+        self.short = False  # the last read was short: wait for a batch to fill up
+        self.links: dict[str, set] = {}
 
     # ------------------------------------------------------------ reading
     def claim_pending(self) -> int:
@@ -123,21 +130,36 @@ class Writer:
                 return claimed
 
     def read(self, pending: bool, block_ms: int) -> list[tuple[bytes, dict | None]]:
-        """Entries of this consumer's own pending list (``pending``) or new ones; a short batch
-        waits CRAWLER_STORE_BATCH_SECONDS to fill up (XREADGROUP answers at the first entry),
-        so a trickle of results costs two round trips and one transaction per batch, not per
-        article."""
-        entries = self._read(pending, self.batch_size, block_ms)
-        if entries and not pending and len(entries) < self.batch_size and self.batch_seconds:
+        """Entries of this consumer's own pending list (``pending``) or new ones. After a short
+        batch the writer first waits CRAWLER_STORE_BATCH_SECONDS (XREADGROUP answers at the
+        first entry), so a trickle of results costs one round trip (this read, carrying the
+        previous batch's acknowledgements) and one transaction per batch, not per article."""
+        if not pending and self.short and self.batch_seconds:
             time.sleep(self.batch_seconds)
-            entries += self._read(False, self.batch_size - len(entries), None)
+        entries = self._read(pending, self.batch_size, block_ms)
+        self.short = len(entries) < self.batch_size
         return entries
 
     def _read(self, pending: bool, count: int, block_ms: int | None) -> list:
-        answer = self.client.xreadgroup(
-            WRITER_GROUP, self.consumer, {self.keys.results: "0" if pending else ">"},
-            count=count, block=None if pending else block_ms)
+        pipe = self.acks if self.acks is not None else self.client.pipeline(transaction=False)
+        self.acks = None
+        pipe.xreadgroup(WRITER_GROUP, self.consumer,
+                        {self.keys.results: "0" if pending else ">"},
+                        count=count, block=None if pending else block_ms)
+        answer = pipe.execute()[-1]
         return answer[0][1] if answer else []
+
+    def flush_acks(self) -> None:
+        """Send the acknowledgements still waiting for the next read."""
+        if self.acks is not None:
+            self.acks.execute()
+            self.acks = None
+
+    def load_links(self) -> None:
+        """The links to articles not stored yet, kept in Redis for the next writer, and here
+        (one writer per crawl) so a batch needs no round trip to look them up."""
+        self.links = {url.decode(): set(json.loads(feeds))
+                      for url, feeds in self.client.hgetall(self.keys.links).items()}
 
     # ------------------------------------------------------------ writing
     def write(self, entries: list[tuple[bytes, dict | None]]) -> None:
@@ -145,9 +167,8 @@ class Writer:
         messages = [decode(fields) for _, fields in entries if fields]  # None: deleted entry
         articles = [m for m in messages if m["kind"] == "article"]
         links = [m for m in messages if m["kind"] == "link"]
-        wanted = sorted({m["page"].url for m in articles} | {m["url"] for m in links})
-        waiting = dict(zip(wanted, self.client.hmget(self.keys.links, wanted))) if wanted else {}
-        waiting = {url: json.loads(v) for url, v in waiting.items() if v}
+        wanted = {m["page"].url for m in articles} | {m["url"] for m in links}
+        waiting = {url: self.links[url] for url in wanted if url in self.links}
         resolved: set[str] = set()
         with store.transaction(self.db):
             for m in articles:
@@ -174,21 +195,39 @@ class Writer:
                       for m in messages if m["kind"] == "validators"
                       and (m.get("etag") or m.get("last_modified"))}
         ids = [entry_id for entry_id, _ in entries]
-        with self.client.pipeline() as pipe:  # after the commit: MULTI ... EXEC
-            pipe.xack(self.keys.results, WRITER_GROUP, *ids).xdel(self.keys.results, *ids)
-            if resolved & set(waiting):
-                pipe.hdel(self.keys.links, *(resolved & set(waiting)))
-            if unresolved:
-                pipe.hset(self.keys.links, mapping={u: json.dumps(sorted(f))
-                                                    for u, f in unresolved.items()})
-            if validators:
-                pipe.hset(self.keys.feeds, mapping=validators)
-            pipe.execute()
+        # After the commit, sent with the next read: a writer killed before that only writes
+        # the batch again (idempotent).
+        pipe = self.acks if self.acks is not None else self.client.pipeline(transaction=False)
+        pipe.xack(self.keys.results, WRITER_GROUP, *ids).xdel(self.keys.results, *ids)
+        done = resolved & set(waiting)
+        if done:
+            pipe.hdel(self.keys.links, *done)
+            for url in done:
+                self.links.pop(url, None)
+        if unresolved:
+            pipe.hset(self.keys.links, mapping={u: json.dumps(sorted(f))
+                                                for u, f in unresolved.items()})
+            self.links.update(unresolved)
+        if validators:
+            pipe.hset(self.keys.feeds, mapping=validators)
+        fetched = [m["url"] for m in messages if m["kind"] == "feed"]
+        if fetched:  # `enqueue --due` may queue them again
+            pipe.srem(self.keys.queued, *fetched)
+        self.acks = pipe
         self.stats["entries"] += len(entries)
 
     def feed_fetched(self, m: dict) -> None:
-        fields = {k: v for k, v in m.items() if k not in ("kind", "url")}
+        """Record a feed's fetch and schedule its next one as a local crawl does
+        (crawler.schedule), from the new entries its worker queued."""
+        fields = {k: v for k, v in m.items() if k not in ("kind", "url", "n_new")}
         store.feed_fetched(self.db, m["url"], **fields)
+        if self.policy is not None:
+            feed = store.get_feed(self.db, m["url"])
+            n_new = m.get("n_new") or 0
+            outcome = {**feed, "n_new": n_new, "newest": store.utcnow() if n_new else None}
+            update = schedule.plan_updates({m["url"]: outcome}, self.policy,
+                                           datetime.now(timezone.utc))
+            store.update_feed(self.db, m["url"], **update[m["url"]])
         self.count(["feeds_done"] + (["feeds_unchanged"] if m.get("status") == 304 else [])
                    + (["feeds_failed"] if m.get("error") else ["feeds_ok"]))
 
@@ -226,7 +265,9 @@ class Writer:
         """Write until stopped (or, with ``idle_exit``, until nothing came for that many
         seconds while no worker was alive and nothing was queued)."""
         self.stats["claimed"] = self.claim_pending()
-        pending, last_work, last_report = True, time.monotonic(), time.monotonic()
+        self.load_links()
+        started = time.monotonic()
+        pending, last_work, last_report = True, started, started
         while True:
             lock.renew()
             entries = self.read(pending, int(block * 1000))
@@ -238,17 +279,20 @@ class Writer:
                 pending = False  # own backlog done: from now on new entries
             elif idle_exit and time.monotonic() - last_work >= idle_exit \
                     and not self.workers_left():
+                self.flush_acks()
                 return
             if progress and time.monotonic() - last_report >= interval:
                 last_report = time.monotonic()
-                progress(self.progress_line())
+                progress(self.progress_line(last_report - started))
 
-    def progress_line(self) -> str:
+    def progress_line(self, elapsed: float) -> str:
+        """What the writer does: results stored, and the backlog still in the stream."""
         get = lambda k: self.stats.get(f"news/{k}", 0)  # noqa: E731
         backlog = self.client.xlen(self.keys.results)
-        return (f"stored {get('articles_new')} new, {get('articles_known')} known, "
-                f"{get('articles_failed')} failed · feeds {get('feeds_done')} · "
-                f"stream backlog {backlog}")
+        return (f"[{elapsed:5.0f}s] writer: stored {get('articles_new')} new, "
+                f"{get('articles_known')} known, {get('articles_failed')} failed articles "
+                f"({self.stats['entries'] / max(elapsed, 1e-9):.1f} results/s) · feeds "
+                f"{get('feeds_done')} · backlog {backlog} results in the stream")
 
 
 def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str, Any],
@@ -273,7 +317,8 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
         writer = Writer(client, keys, db, DedupParams.from_settings(s), crawl_id=crawl_id,
                         batch_size=s.getint("CRAWLER_STORE_BATCH_SIZE"),
                         batch_seconds=s.getfloat("CRAWLER_STORE_BATCH_SECONDS"),
-                        min_words=s.getint("CRAWLER_MIN_WORDS"))
+                        min_words=s.getint("CRAWLER_MIN_WORDS"),
+                        policy=schedule.Policy.from_settings(s))
         started, status = time.monotonic(), "interrupted"
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -284,6 +329,7 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
+            writer.flush_acks()
             lock.release()
             stats = dict(writer.stats)
             stats["response_received_count"] = stats.get("news/articles_new", 0) + \

@@ -50,9 +50,12 @@ class Progress:
 
 
 def print_line(stats: dict, elapsed: float, spider) -> None:
-    """The default sink: a line on stderr, and the spider's detail lines (per site, for
+    """The default sink: a line on stderr (the spider's own, for a spider that says what it
+    does itself, such as a Redis worker), and the spider's detail lines (per site, for
     ``crawler scrape``)."""
-    line = progress_line(stats, elapsed, getattr(spider, "feed_urls", None))
+    own = getattr(spider, "progress_line", None)
+    line = own(stats, elapsed) if own else progress_line(
+        stats, elapsed, getattr(spider, "feed_urls", None))
     detail = getattr(spider, "progress_detail", None)
     text = detail() if callable(detail) else None
     print(line + (f"\n        {text}" if text else ""), file=sys.stderr, flush=True)

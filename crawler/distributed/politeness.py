@@ -1,0 +1,56 @@
+"""One politeness budget per site across all workers.
+
+Each site (download slot: registered domain, or host) has one shared slot in Redis
+(``Keys.slot``): the time its next request may start. A worker's pop reserves a start for every
+request it takes (crawler.distributed.leases) and ``SharedSlotMiddleware`` holds the request
+until then; requests that do not come from the queue (robots.txt) reserve here. The delay
+after a request is the crawl's DOWNLOAD_DELAY, or what the workers' AutoThrottle published for
+the site (``Keys.delays``). A 429/503 with Retry-After holds the shared slot, so every worker
+pauses the site, not only the one that was told.
+"""
+from __future__ import annotations
+
+import time
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import task
+
+from crawler.fetch.politeness import RetryAfterMiddleware
+
+from .leases import NOT_BEFORE, reserve, site_of_request
+
+
+class SharedSlotMiddleware:
+    """Downloader middleware (last before the download): wait for the reserved start."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.slot_by = crawler.settings.get("CRAWLER_SLOT_BY", "domain")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def process_request(self, request, spider=None) -> None:
+        not_before = request.meta.get(NOT_BEFORE)
+        if not_before is None:  # not popped from the shared queue (robots.txt): reserve now
+            spider = self.crawler.spider
+            delay = getattr(self.crawler.engine.downloader, "_delay", 0.0)
+            wait = reserve(spider.redis, spider.keys, site_of_request(request, self.slot_by),
+                           delay)
+        else:
+            wait = not_before - time.monotonic()
+        if wait > 0:
+            from twisted.internet import reactor
+
+            self.crawler.stats.inc_value("redis/slot_waits")
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+
+
+class SharedRetryAfterMiddleware(RetryAfterMiddleware):
+    """Retry-After holds the site's shared slot too: every worker waits, not only this one."""
+
+    def hold(self, key: str, seconds: float) -> None:
+        super().hold(key, seconds)
+        spider = self.crawler.spider
+        reserve(spider.redis, spider.keys, key, 0.0, pause=seconds)
