@@ -52,6 +52,9 @@ class DedupParams:
     #: Facts veto: numbers that differ between the aligned texts; at least this many, and more
     #: than the numbers they agree on, mark two stories written from one template.
     fact_conflicts: int = 2
+    #: ...unless the texts share at least this many words per differing number (an updated
+    #: version of a story: its text stays, a few figures change).
+    words_per_changed_figure: int = 20
     #: Paragraphs from the start of an article keyed for teaser search, and words per key.
     lead_paragraphs: int = 4
     lead_words: int = 8

@@ -63,9 +63,12 @@ _OTHER_DIGIT = re.compile(r"[^\D0-9]")
 _NOT_OTHER_DIGIT_LEADS = _all_but(bytes([0xD9, 0xDB, 0xDF, 0xE0, 0xE1, 0xEA, 0xEF, 0xF0]))
 
 
-def normalized_bytes(text: str) -> bytes:
-    """NFKC, case folding, every separator a space (newlines kept), as UTF-8."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+def normalized_bytes(text: str, *, fold: bool = True) -> bytes:
+    """NFKC, case folding (unless ``fold`` is false), every separator a space (newlines
+    kept), as UTF-8."""
+    folded = unicodedata.normalize("NFKC", text)
+    if fold:
+        folded = folded.casefold()
     data = folded.encode("utf-8")
     ascii_only = folded.isascii()
     if (not ascii_only and data.translate(None, _NOT_UNSPACED_LEADS)
@@ -169,6 +172,7 @@ class Document:
     paragraph_lengths: np.ndarray  # tokens in every paragraph
     number_words: np.ndarray       # hashes of the tokens with a digit (the facts of template
     number_paragraph: np.ndarray   # stories), and the paragraph of each
+    word_kind: np.ndarray          # uint8 per token: FIGURE, NAME or 0 (see :func:`word_kinds`)
 
     @property
     def n_words(self) -> int:
@@ -185,7 +189,51 @@ def analyze(text: str) -> Document:
     keys = np.fromiter(map(paragraph_key, paragraphs), dtype=np.uint64, count=len(paragraphs))
     numbers = _number_tokens(data, paragraphs, words.size)
     return Document(words, paragraph_of_word, keys, lengths, words[numbers],
-                    paragraph_of_word[numbers])
+                    paragraph_of_word[numbers], word_kinds(text, numbers))
+
+
+#: :attr:`Document.word_kind` values: a token with a digit (a figure, a date, a time) and a
+#: capitalised token inside a sentence (a name; in German any noun too).
+FIGURE, NAME = 1, 2
+# Upper-case letters by UTF-8 lead byte and the range of the byte after it: Latin-1 (C3 80-9E,
+# without the multiplication sign C3 97), Latin Extended-A pairs are left out (mixed case),
+# Greek (CE 86-AB) and Cyrillic (D0 80-AF).
+_UPPER_LEADS = {0xC3: (0x80, 0x9E), 0xCE: (0x86, 0xAB), 0xD0: (0x80, 0xAF)}
+_UPPER_LOW, _UPPER_HIGH = (np.array([_UPPER_LEADS.get(b, (1, 0))[i] for b in range(256)],
+                                    dtype=np.uint8) for i in range(2))
+# The last byte of what ends a sentence or opens a quotation before a capitalised word that is
+# not a name: . ! ? : and quotation marks (ASCII, and the last byte of „ “ ” « » ‹ ›).
+_SENTENCE_START = np.zeros(256, dtype=bool)
+_SENTENCE_START[list(b'.!?:"\'\n\x9c\x9d\x9e\xab\xbb\xb9\xba')] = True
+
+
+def word_kinds(text: str, numbers: np.ndarray) -> np.ndarray:
+    """:data:`FIGURE` for the tokens in ``numbers`` (bool per token), :data:`NAME` for a token
+    that starts with a capital letter and does not open a sentence or a quotation, 0 else.
+    One numpy pass over the text's bytes before case folding; a text whose tokens do not line
+    up with the folded ones (scripts without spaces) gets no names."""
+    kinds = numbers.astype(np.uint8)
+    cased = normalized_bytes(text, fold=False)
+    original = unicodedata.normalize("NFKC", text).encode("utf-8")
+    if len(cased) != len(original) or not numbers.size:
+        return kinds
+    raw = np.frombuffer(cased, dtype=np.uint8)
+    separator = (raw == 32) | (raw == 10)
+    starts = ~separator
+    starts[1:] &= separator[:-1]
+    positions = np.flatnonzero(starts)
+    if positions.size != kinds.size:
+        return kinds
+    first = raw[positions]
+    second = raw[np.minimum(positions + 1, raw.size - 1)]
+    upper = ((first >= 65) & (first <= 90)) | (
+        (second >= _UPPER_LOW[first]) & (second <= _UPPER_HIGH[first]) & (second != 0x97))
+    source = np.frombuffer(original, dtype=np.uint8)
+    marks = np.flatnonzero((source != 32) & (source != 9))  # where the text has a character
+    before = np.searchsorted(marks, positions) - 1
+    opening = (before < 0) | _SENTENCE_START[source[marks[np.maximum(before, 0)]]]
+    kinds[upper & ~opening & (kinds == 0)] = NAME
+    return kinds
 
 
 def _number_tokens(data: bytes, paragraphs: list[list[bytes]], n_words: int) -> np.ndarray:

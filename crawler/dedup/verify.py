@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import DedupParams
-from .normalize import Document, combine
+from .normalize import FIGURE, NAME, Document, combine
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,12 @@ class Verdict:
     fact_conflicts: int
     fact_agreements: int
     reason: str = ""
+    names_changed: int = 0  # names (capitalised words) replaced in the shared paragraphs
+
+    @property
+    def updated(self) -> bool:
+        """One story whose texts disagree on figures: one is an updated version of the other."""
+        return bool(self.method) and self.fact_conflicts > 0
 
     @property
     def same_story(self) -> bool:
@@ -73,6 +79,7 @@ class Prepared:
     paragraph: np.ndarray    # paragraph index of each kept word
     paragraph_words: np.ndarray  # kept words per paragraph (0 for a removed one)
     n_words: int
+    kind: np.ndarray         # :attr:`~.normalize.Document.word_kind` of each kept word
 
 
 def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
@@ -81,9 +88,9 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
         if boilerplate else []
     if dropped:
         keep = ~np.isin(doc.paragraph_of_word, dropped)
-        words, paragraph = doc.words[keep], doc.paragraph_of_word[keep]
+        words, paragraph, kind = doc.words[keep], doc.paragraph_of_word[keep], doc.word_kind[keep]
     else:  # the raw text: the document's own arrays, not copies
-        words, paragraph = doc.words, doc.paragraph_of_word
+        words, paragraph, kind = doc.words, doc.paragraph_of_word, doc.word_kind
     n = params.verify_ngram
     if words.size >= n:
         grams = combine(words, n)
@@ -93,7 +100,8 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
         grams = words
     gram_set, gram_index = np.unique(grams, return_inverse=True)
     return Prepared(doc, gram_set, gram_index.ravel(), paragraph,
-                    np.bincount(paragraph, minlength=doc.paragraph_keys.size), int(words.size))
+                    np.bincount(paragraph, minlength=doc.paragraph_keys.size), int(words.size),
+                    kind)
 
 
 def _shared(a: Prepared, b: Prepared) -> np.ndarray:
@@ -145,6 +153,14 @@ def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
     return Counter(p.doc.number_words[shared[p.doc.number_paragraph]].tolist())
 
 
+def _changed_words(p: Prepared, covered: np.ndarray, shared: np.ndarray) -> tuple[int, int]:
+    """Names and other words (not figures) of ``p``'s shared paragraphs in no n-gram the other
+    text has: what was replaced or inserted there."""
+    kind = p.kind[~covered & shared[p.paragraph]]
+    names = int(np.count_nonzero(kind == NAME))
+    return names, int(kind.size) - names - int(np.count_nonzero(kind == FIGURE))
+
+
 def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     """Decide whether ``a`` and ``b`` are copies of one story (see the module docstring)."""
     n = params.verify_ngram
@@ -170,16 +186,27 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
 
     a_in_b = contained(coverage_a, novel_a, a.n_words)
     b_in_a = contained(coverage_b, novel_b, b.n_words)
+    method = "duplicate" if a_in_b and b_in_a else "a_in_b" if a_in_b else \
+        "b_in_a" if b_in_a else ""
+    if not method:
+        return Verdict("", coverage_a, coverage_b, novel_a, novel_b, jaccard, containment, 0, 0)
     facts_a, facts_b = _numbers(a, shared_a), _numbers(b, shared_b)
     agreements = sum((facts_a & facts_b).values())
     conflicts = min(sum((facts_a - facts_b).values()), sum((facts_b - facts_a).values()))
-    method = "duplicate" if a_in_b and b_in_a else "a_in_b" if a_in_b else \
-        "b_in_a" if b_in_a else ""
+    names_a, others_a = _changed_words(a, cov_a_words, shared_a)
+    names_b, others_b = _changed_words(b, cov_b_words, shared_b)
+    names, others = min(names_a, names_b), min(others_a, others_b)
+    # the words both texts share in the paragraphs they share: the text the slots sit in
+    free = min(int(np.count_nonzero(cov_a_words & shared_a[a.paragraph])),
+               int(np.count_nonzero(cov_b_words & shared_b[b.paragraph])))
     reason = ""
-    if method and conflicts >= params.fact_conflicts and conflicts > agreements:
+    if names >= 1 and conflicts >= 1 and others <= names + conflicts:
+        method, reason = "", "other names and figures"
+    elif conflicts >= params.fact_conflicts and conflicts > agreements and \
+            free < params.words_per_changed_figure * conflicts:
         method, reason = "", "facts differ"
-    elif method and _lead_novel(a, shared_a, params.lead_words) and \
+    elif _lead_novel(a, shared_a, params.lead_words) and \
             _lead_novel(b, shared_b, params.lead_words):
         method, reason = "", "different leads"
     return Verdict(method, coverage_a, coverage_b, novel_a, novel_b, jaccard, containment,
-                   conflicts, agreements, reason)
+                   conflicts, agreements, reason, names)
