@@ -68,6 +68,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {
             "article_id": int, "other_id": int, "similarity": float,
             "jaccard": float, "containment": float, "method": str, "created": str,
+            "changes": str,
         },
         "pk": ("article_id", "other_id"),
         "indexes": [["other_id"]],

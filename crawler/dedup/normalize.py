@@ -173,6 +173,7 @@ class Document:
     number_words: np.ndarray       # hashes of the tokens with a digit (the facts of template
     number_paragraph: np.ndarray   # stories), and the paragraph of each
     word_kind: np.ndarray          # uint8 per token: FIGURE, NAME or 0 (see :func:`word_kinds`)
+    number_text: list[bytes]       # the tokens of ``number_words`` (to say which figures changed)
 
     @property
     def n_words(self) -> int:
@@ -184,12 +185,14 @@ def analyze(text: str) -> Document:
     data = normalized_bytes(text)
     paragraphs = _split(data)
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=len(paragraphs))
-    words = hash_words(chain.from_iterable(paragraphs), int(lengths.sum()))
+    tokens = list(chain.from_iterable(paragraphs))
+    words = hash_words(tokens, len(tokens))
     paragraph_of_word = np.repeat(np.arange(len(paragraphs), dtype=np.int32), lengths)
     keys = np.fromiter(map(paragraph_key, paragraphs), dtype=np.uint64, count=len(paragraphs))
     numbers = _number_tokens(data, paragraphs, words.size)
     return Document(words, paragraph_of_word, keys, lengths, words[numbers],
-                    paragraph_of_word[numbers], word_kinds(text, numbers))
+                    paragraph_of_word[numbers], word_kinds(text, numbers),
+                    [tokens[i] for i in np.flatnonzero(numbers).tolist()])
 
 
 #: :attr:`Document.word_kind` values: a token with a digit (a figure, a date, a time) and a

@@ -26,8 +26,8 @@ concerned. So the stories do not depend on the order in which articles arrive, a
 ``rebuild`` (which replays every stored article through the same path) gives the same
 stories as the incremental crawls.
 
-Guard against chaining: duplicate links (each text contained in the other) join articles
-into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
+Guard against chaining: duplicate and update links (each text contained in the other) join
+articles into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
 attaches to exactly one other core, the one that contains it best (ties go to the core
 with the earliest published article, then the smallest URL: facts of the texts, not of
 their arrival). So an article that overlaps two different stories, or a teaser of one
@@ -50,7 +50,7 @@ from . import DedupParams
 from .index import Index, band_keys_many, select_in, site_paragraph_key
 from .normalize import Document, analyze
 from .sketch import Fingerprint, fingerprint, stored_fingerprint
-from .verify import Prepared, Verdict, compare, prepare
+from .verify import Prepared, Verdict, compare, describe_changes, prepare
 
 #: Analysed texts kept for verification (~21 KB of arrays each with its prepared form, over
 #: the corpus's articles): the copies a crawl's batches compare. 512 held 16 MB at the peak
@@ -192,9 +192,10 @@ class StoryAssigner:
         now = store.utcnow()
         self.db.conn.executemany(
             "INSERT OR REPLACE INTO article_links (article_id, other_id, similarity, jaccard, "
-            "containment, method, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "containment, method, changes, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(article_id, other, round(v.similarity, 4), round(v.jaccard, 4),
-              round(v.containment, 4), _method_name(v.method), now) for other, v in links])
+              round(v.containment, 4), _method_name(v), _changes(v), now)
+             for other, v in links])
 
     # ------------------------------------------------------------ order independence
     # (see the module docstring) Each step reads only the articles concerned: the holders of
@@ -396,16 +397,25 @@ def _flip(v: Verdict) -> Verdict:
     """The verdict of (b, a) from that of (a, b)."""
     method = {"a_in_b": "b_in_a", "b_in_a": "a_in_b"}.get(v.method, v.method)
     return Verdict(method, v.coverage_b, v.coverage_a, v.novel_b, v.novel_a, v.jaccard,
-                   v.containment, v.fact_conflicts, v.fact_agreements, v.reason)
+                   v.containment, v.fact_conflicts, v.fact_agreements, v.reason,
+                   v.names_changed, v.figures_b, v.figures_a)
 
 
 def _site_keys(site: str | None, fp: Fingerprint) -> list[int]:
     return [site_paragraph_key(site, k) for k in fp.short_paragraphs.tolist()]
 
 
-def _method_name(method: str) -> str:
-    # article_links rows read "article_id <method> other_id".
-    return {"duplicate": "duplicate", "a_in_b": "contained_in", "b_in_a": "contains"}[method]
+def _method_name(v: Verdict) -> str:
+    """``article_links.method``; rows read "article_id <method> other_id". ``update``: each
+    text contained in the other but their figures differ (one is an updated version)."""
+    if v.method == "duplicate" and v.updated:
+        return "update"
+    return {"duplicate": "duplicate", "a_in_b": "contained_in", "b_in_a": "contains"}[v.method]
+
+
+def _changes(v: Verdict) -> str | None:
+    """``article_links.changes``: the figures that differ, other_id's → article_id's."""
+    return describe_changes(v.figures_b, v.figures_a) if v.updated else None
 
 
 def write_story(db: sqlite_utils.Database, story_id: int, articles: list[int]) -> None:
@@ -443,12 +453,16 @@ def _union_find(members: Iterable[int], pairs: Iterable[tuple[int, int]]
     return find
 
 
+#: Link methods of texts contained in each other: they join articles into cores.
+_CORE = ("duplicate", "update")
+
+
 def group_stories(members: dict[int, int], links: list[tuple[int, int, str, float]],
                   rank: dict[int, tuple] | None = None) -> dict[int, int]:
     """Story id of every member of one component, from its verified links alone.
 
     ``members`` maps article id -> word count; ``links`` are (article_id, other_id, method,
-    similarity) rows of ``article_links``. Duplicate links form cores (union-find); a core
+    similarity) rows of ``article_links``. Duplicate and update links form cores (union-find); a core
     whose articles are contained in other cores attaches to the single core that contains it
     best; a story is a group of cores joined by these attachments, its id the smallest
     article id in it. Which text is contained in which is the verifier's verdict (boilerplate
@@ -457,7 +471,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     two stories joins only one of them and never bridges them. ``rank`` (article id ->
     comparable key, smallest first) breaks the last ties; without it, the smallest id does.
     """
-    find = _union_find(members, ((a, b) for a, b, method, _ in links if method == "duplicate"))
+    find = _union_find(members, ((a, b) for a, b, method, _ in links if method in _CORE))
     cores: dict[int, list[int]] = defaultdict(list)
     for m in members:
         cores[find(m)].append(m)
@@ -465,7 +479,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     first = {core: min(rank[m] for m in ms) if rank else core for core, ms in cores.items()}
     best: dict[int, tuple[tuple, object, int]] = {}
     for a, b, method, similarity in links:
-        if method == "duplicate":
+        if method in _CORE:
             continue
         child, container = (a, b) if method == "contained_in" else (b, a)
         cc, pc = find(child), find(container)

@@ -48,6 +48,9 @@ class Verdict:
     fact_agreements: int
     reason: str = ""
     names_changed: int = 0  # names (capitalised words) replaced in the shared paragraphs
+    # the figures of the shared paragraphs that the other text lacks, in text order
+    figures_a: tuple[str, ...] = ()
+    figures_b: tuple[str, ...] = ()
 
     @property
     def updated(self) -> bool:
@@ -153,6 +156,20 @@ def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
     return Counter(p.doc.number_words[shared[p.doc.number_paragraph]].tolist())
 
 
+def _lacking(p: Prepared, shared: np.ndarray, other: Counter) -> tuple[str, ...]:
+    """The figures of ``p``'s shared paragraphs beyond those in ``other`` (counted), in text
+    order, as text."""
+    left = Counter(other)
+    out = []
+    for i in np.flatnonzero(shared[p.doc.number_paragraph]).tolist():
+        word = int(p.doc.number_words[i])
+        if left[word] > 0:
+            left[word] -= 1
+        else:
+            out.append(p.doc.number_text[i].decode("utf-8", "replace"))
+    return tuple(out)
+
+
 def _changed_words(p: Prepared, covered: np.ndarray, shared: np.ndarray) -> tuple[int, int]:
     """Names and other words (not figures) of ``p``'s shared paragraphs in no n-gram the other
     text has: what was replaced or inserted there."""
@@ -208,5 +225,15 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     elif _lead_novel(a, shared_a, params.lead_words) and \
             _lead_novel(b, shared_b, params.lead_words):
         method, reason = "", "different leads"
+    changed = (_lacking(a, shared_a, facts_b), _lacking(b, shared_b, facts_a)) \
+        if method and conflicts else ((), ())
     return Verdict(method, coverage_a, coverage_b, novel_a, novel_b, jaccard, containment,
-                   conflicts, agreements, reason, names)
+                   conflicts, agreements, reason, names, *changed)
+
+
+def describe_changes(old: tuple[str, ...], new: tuple[str, ...]) -> str:
+    """Which figures an updated version changed: ``"12 → 15, 300 → 340"`` (figures in text
+    order, paired in order; one left over shows alone: ``"+7"``, ``"-7"``)."""
+    pairs = [f"{o} → {n}" for o, n in zip(old, new)]
+    pairs += [f"-{o}" for o in old[len(new):]] + [f"+{n}" for n in new[len(old):]]
+    return ", ".join(pairs)
