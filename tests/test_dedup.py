@@ -474,6 +474,19 @@ def test_number_tokens_are_whole_tokens_with_a_digit():
     assert arabic.number_paragraph.tolist() == [0, 0, 2]
 
 
+def test_word_kinds_mark_figures_and_names_inside_sentences():
+    """Names are capitalised words that do not open a sentence or a quotation (German nouns
+    count too: they are what a German template's slots hold); figures have a digit."""
+    text = ("Ärger in München: „Wir gehen“, sagte Müller am Montag um 12:30 Uhr. Die Polizei "
+            "ermittelt.\nLeeds beat Hull 2-1 at Elland Road. İstanbul and Straße")
+    tokens = normalize(text).split()
+    kinds = dict(zip(tokens, analyze(text).word_kind.tolist()))
+    figure, name = 1, 2
+    assert {t for t, k in kinds.items() if k == figure} == {"12:30", "2", "1"}
+    assert {t for t, k in kinds.items() if k == name} == {
+        "münchen", "müller", "montag", "uhr", "polizei", "hull", "elland", "road", "strasse"}
+
+
 def test_params_from_scrapy_style_settings():
     params = DedupParams.from_settings({"DEDUP_NUM_PERM": "64", "DEDUP_LSH_BANDS": 16,
                                        "DEDUP_MIN_COVERAGE": "0.6", "OTHER": 1})

@@ -66,9 +66,12 @@ _NOT_OTHER_DIGIT_LEADS = _all_but(bytes([0xD9, 0xDB, 0xDF, 0xE0, 0xE1, 0xEA, 0xE
 def normalized_bytes(text: str, *, fold: bool = True) -> bytes:
     """NFKC, case folding (unless ``fold`` is false), every separator a space (newlines
     kept), as UTF-8."""
-    folded = unicodedata.normalize("NFKC", text)
-    if fold:
-        folded = folded.casefold()
+    return _separated(unicodedata.normalize("NFKC", text), fold)
+
+
+def _separated(nfkc: str, fold: bool) -> bytes:
+    """:func:`normalized_bytes` of a text already in NFKC."""
+    folded = nfkc.casefold() if fold else nfkc
     data = folded.encode("utf-8")
     ascii_only = folded.isascii()
     if (not ascii_only and data.translate(None, _NOT_UNSPACED_LEADS)
@@ -182,7 +185,8 @@ class Document:
 
 def analyze(text: str) -> Document:
     """Normalise, split into paragraphs and hash ``text``."""
-    data = normalized_bytes(text)
+    nfkc = unicodedata.normalize("NFKC", text)
+    data = _separated(nfkc, True)
     paragraphs = _split(data)
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=len(paragraphs))
     tokens = list(chain.from_iterable(paragraphs))
@@ -191,7 +195,7 @@ def analyze(text: str) -> Document:
     keys = np.fromiter(map(paragraph_key, paragraphs), dtype=np.uint64, count=len(paragraphs))
     numbers = _number_tokens(data, paragraphs, words.size)
     return Document(words, paragraph_of_word, keys, lengths, words[numbers],
-                    paragraph_of_word[numbers], word_kinds(text, numbers),
+                    paragraph_of_word[numbers], word_kinds(nfkc, data, numbers),
                     [tokens[i] for i in np.flatnonzero(numbers).tolist()])
 
 
@@ -210,28 +214,31 @@ _SENTENCE_START = np.zeros(256, dtype=bool)
 _SENTENCE_START[list(b'.!?:"\'\n\x9c\x9d\x9e\xab\xbb\xb9\xba')] = True
 
 
-def word_kinds(text: str, numbers: np.ndarray) -> np.ndarray:
+def word_kinds(nfkc: str, folded: bytes, numbers: np.ndarray) -> np.ndarray:
     """:data:`FIGURE` for the tokens in ``numbers`` (bool per token), :data:`NAME` for a token
     that starts with a capital letter and does not open a sentence or a quotation, 0 else.
-    One numpy pass over the text's bytes before case folding; a text whose tokens do not line
-    up with the folded ones (scripts without spaces) gets no names."""
+    ``folded`` is :func:`normalized_bytes` of the text ``nfkc`` (in NFKC): where case folding
+    kept every character's length (nearly every text), its tokens sit at the same bytes of
+    ``nfkc``; else the text is separated again without folding. A text with scripts written
+    without spaces gets no names."""
     kinds = numbers.astype(np.uint8)
-    cased = normalized_bytes(text, fold=False)
-    original = unicodedata.normalize("NFKC", text).encode("utf-8")
-    if len(cased) != len(original) or not numbers.size:
+    original = nfkc.encode("utf-8")
+    if len(folded) != len(original):
+        folded = _separated(nfkc, False)
+    if len(folded) != len(original) or not kinds.size:
         return kinds
-    raw = np.frombuffer(cased, dtype=np.uint8)
+    raw = np.frombuffer(folded, dtype=np.uint8)
     separator = (raw == 32) | (raw == 10)
     starts = ~separator
     starts[1:] &= separator[:-1]
     positions = np.flatnonzero(starts)
     if positions.size != kinds.size:
         return kinds
-    first = raw[positions]
-    second = raw[np.minimum(positions + 1, raw.size - 1)]
+    source = np.frombuffer(original, dtype=np.uint8)
+    first = source[positions]
+    second = source[np.minimum(positions + 1, source.size - 1)]
     upper = ((first >= 65) & (first <= 90)) | (
         (second >= _UPPER_LOW[first]) & (second <= _UPPER_HIGH[first]) & (second != 0x97))
-    source = np.frombuffer(original, dtype=np.uint8)
     marks = np.flatnonzero((source != 32) & (source != 9))  # where the text has a character
     before = np.searchsorted(marks, positions) - 1
     opening = (before < 0) | _SENTENCE_START[source[marks[np.maximum(before, 0)]]]

@@ -398,7 +398,7 @@ def _flip(v: Verdict) -> Verdict:
     method = {"a_in_b": "b_in_a", "b_in_a": "a_in_b"}.get(v.method, v.method)
     return Verdict(method, v.coverage_b, v.coverage_a, v.novel_b, v.novel_a, v.jaccard,
                    v.containment, v.fact_conflicts, v.fact_agreements, v.reason,
-                   v.names_changed, v.figures_b, v.figures_a)
+                   v.names_changed, v.words_changed, v.figures_b, v.figures_a)
 
 
 def _site_keys(site: str | None, fp: Fingerprint) -> list[int]:

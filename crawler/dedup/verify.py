@@ -10,17 +10,26 @@ paragraphs of each text's site removed):
 - *novel share*: the share of a text's words in paragraphs that the other text lacks (covered
   less than ``paragraph_covered``). Two different stories that reuse background paragraphs
   both have novel paragraphs of their own; a copy, a teaser or a spun copy has (almost) none.
-- *facts*: numbers in the paragraphs the texts share. Template stories (earthquakes, market
-  closes, results) share nearly every word but not their numbers; an updated version changes
-  one or two figures and keeps the rest.
+- *what differs* in the paragraphs both texts share: the words there that lie in no n-gram
+  of the other text are what was replaced, each a figure (a token with a digit: amounts,
+  scores, dates, times), a name (capitalised inside a sentence: people, places, teams,
+  organisations; German nouns too) or another word. Reports written from one template about
+  different events share nearly every word and differ in exactly these slots; an updated
+  version keeps the story's names and its text and changes a few figures; a spun or edited
+  copy changes ordinary words.
 
 Text A is *contained* in B when A is covered at least ``min_coverage`` (``short_min_coverage``
 below ``short_words`` words, where shared names and stock phrases of two reports on one event
 weigh more), at most ``max_novel`` of A is novel, and A has at least ``min_words`` words. Two
 texts contained in each other are duplicates; one contained in the other is a teaser or part of
-it. Either is vetoed when the shared paragraphs disagree on at least ``fact_conflicts`` numbers
-and on more numbers than they agree on, or when both leads (first paragraph of at least
-``lead_words`` words) are novel: two stories that share only their background.
+it. Where the shared paragraphs disagree on figures, either is vetoed as another event when
+names were replaced too and other words no more than names and figures together, or when at
+least ``fact_conflicts`` figures differ, more than agree, and the texts share fewer than
+``words_per_changed_figure`` words per differing figure (a robot report is mostly slots; an
+updated version is mostly its own text). What is not vetoed is an *update*: one story, its
+figures changed (:attr:`Verdict.updated`, with the figures each side has). Both leads (first
+paragraph of at least ``lead_words`` words) novel vetoes too: two stories that share only
+their background.
 """
 from __future__ import annotations
 
@@ -48,6 +57,7 @@ class Verdict:
     fact_agreements: int
     reason: str = ""
     names_changed: int = 0  # names (capitalised words) replaced in the shared paragraphs
+    words_changed: int = 0  # other words (neither names nor figures) replaced there
     # the figures of the shared paragraphs that the other text lacks, in text order
     figures_a: tuple[str, ...] = ()
     figures_b: tuple[str, ...] = ()
@@ -210,25 +220,27 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     facts_a, facts_b = _numbers(a, shared_a), _numbers(b, shared_b)
     agreements = sum((facts_a & facts_b).values())
     conflicts = min(sum((facts_a - facts_b).values()), sum((facts_b - facts_a).values()))
-    names_a, others_a = _changed_words(a, cov_a_words, shared_a)
-    names_b, others_b = _changed_words(b, cov_b_words, shared_b)
-    names, others = min(names_a, names_b), min(others_a, others_b)
-    # the words both texts share in the paragraphs they share: the text the slots sit in
-    free = min(int(np.count_nonzero(cov_a_words & shared_a[a.paragraph])),
-               int(np.count_nonzero(cov_b_words & shared_b[b.paragraph])))
+    names = others = 0
     reason = ""
-    if names >= 1 and conflicts >= 1 and others <= names + conflicts:
-        method, reason = "", "other names and figures"
-    elif conflicts >= params.fact_conflicts and conflicts > agreements and \
-            free < params.words_per_changed_figure * conflicts:
-        method, reason = "", "facts differ"
-    elif _lead_novel(a, shared_a, params.lead_words) and \
+    if conflicts:  # what else differs decides: another event, or an updated version
+        names_a, others_a = _changed_words(a, cov_a_words, shared_a)
+        names_b, others_b = _changed_words(b, cov_b_words, shared_b)
+        names, others = min(names_a, names_b), min(others_a, others_b)
+        # the words both texts share in the paragraphs they share: the text the slots sit in
+        free = min(int(np.count_nonzero(cov_a_words & shared_a[a.paragraph])),
+                   int(np.count_nonzero(cov_b_words & shared_b[b.paragraph])))
+        if names >= 1 and others <= names + conflicts:
+            method, reason = "", "other names and figures"
+        elif conflicts >= params.fact_conflicts and conflicts > agreements and \
+                free < params.words_per_changed_figure * conflicts:
+            method, reason = "", "facts differ"
+    if method and _lead_novel(a, shared_a, params.lead_words) and \
             _lead_novel(b, shared_b, params.lead_words):
         method, reason = "", "different leads"
     changed = (_lacking(a, shared_a, facts_b), _lacking(b, shared_b, facts_a)) \
         if method and conflicts else ((), ())
     return Verdict(method, coverage_a, coverage_b, novel_a, novel_b, jaccard, containment,
-                   conflicts, agreements, reason, names, *changed)
+                   conflicts, agreements, reason, names, others, *changed)
 
 
 def describe_changes(old: tuple[str, ...], new: tuple[str, ...]) -> str:
