@@ -49,8 +49,12 @@ class DedupParams:
     paragraph_covered: float = 0.3
     #: Shortest text (in words, boilerplate removed) that may be merged as contained in another.
     min_words: int = 15
+    #: Where figures differ, names replaced in the shared paragraphs (more names and figures
+    #: differing than figures agreeing) mark another event of one template, unless more than
+    #: this many other words per differing name or figure were replaced (a spun copy).
+    words_per_slot: float = 0.5
     #: Facts veto: numbers that differ between the aligned texts; at least this many, and more
-    #: than the numbers they agree on, mark two stories written from one template.
+    #: than the numbers they agree on, mark two stories written from one template...
     fact_conflicts: int = 2
     #: ...unless the texts share at least this many words per differing number (an updated
     #: version of a story: its text stays, a few figures change).

@@ -23,7 +23,8 @@ below ``short_words`` words, where shared names and stock phrases of two reports
 weigh more), at most ``max_novel`` of A is novel, and A has at least ``min_words`` words. Two
 texts contained in each other are duplicates; one contained in the other is a teaser or part of
 it. Where the shared paragraphs disagree on figures, either is vetoed as another event when
-names were replaced too and other words no more than names and figures together, or when at
+names were replaced too, more names and figures differ than figures agree, and at most
+``words_per_slot`` other words were replaced per differing name or figure, or when at
 least ``fact_conflicts`` figures differ, more than agree, and the texts share fewer than
 ``words_per_changed_figure`` words per differing figure (a robot report is mostly slots; an
 updated version is mostly its own text). What is not vetoed is an *update*: one story, its
@@ -93,6 +94,7 @@ class Prepared:
     paragraph_words: np.ndarray  # kept words per paragraph (0 for a removed one)
     n_words: int
     kind: np.ndarray         # :attr:`~.normalize.Document.word_kind` of each kept word
+    words: np.ndarray        # the kept words' hashes
 
 
 def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
@@ -114,7 +116,7 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
     gram_set, gram_index = np.unique(grams, return_inverse=True)
     return Prepared(doc, gram_set, gram_index.ravel(), paragraph,
                     np.bincount(paragraph, minlength=doc.paragraph_keys.size), int(words.size),
-                    kind)
+                    kind, words)
 
 
 def _shared(a: Prepared, b: Prepared) -> np.ndarray:
@@ -180,12 +182,16 @@ def _lacking(p: Prepared, shared: np.ndarray, other: Counter) -> tuple[str, ...]
     return tuple(out)
 
 
-def _changed_words(p: Prepared, covered: np.ndarray, shared: np.ndarray) -> tuple[int, int]:
-    """Names and other words (not figures) of ``p``'s shared paragraphs in no n-gram the other
-    text has: what was replaced or inserted there."""
-    kind = p.kind[~covered & shared[p.paragraph]]
-    names = int(np.count_nonzero(kind == NAME))
-    return names, int(kind.size) - names - int(np.count_nonzero(kind == FIGURE))
+def _changed_words(p: Prepared, covered: np.ndarray, shared: np.ndarray, other: Prepared
+                   ) -> tuple[int, int]:
+    """Names and other words (not figures) of ``p``'s shared paragraphs that lie in no n-gram
+    of the ``other`` text and that it does not have at all: what was replaced or inserted
+    there (a word between two changed figures is in no shared n-gram, yet unchanged)."""
+    where = ~covered & shared[p.paragraph]
+    kind = p.kind[where]
+    absent = ~np.isin(p.words[where], other.words)
+    names = int(np.count_nonzero(absent & (kind == NAME)))
+    return names, int(np.count_nonzero(absent & (kind == 0)))
 
 
 def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
@@ -223,13 +229,14 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     names = others = 0
     reason = ""
     if conflicts:  # what else differs decides: another event, or an updated version
-        names_a, others_a = _changed_words(a, cov_a_words, shared_a)
-        names_b, others_b = _changed_words(b, cov_b_words, shared_b)
+        names_a, others_a = _changed_words(a, cov_a_words, shared_a, b)
+        names_b, others_b = _changed_words(b, cov_b_words, shared_b, a)
         names, others = min(names_a, names_b), min(others_a, others_b)
         # the words both texts share in the paragraphs they share: the text the slots sit in
         free = min(int(np.count_nonzero(cov_a_words & shared_a[a.paragraph])),
                    int(np.count_nonzero(cov_b_words & shared_b[b.paragraph])))
-        if names >= 1 and others <= names + conflicts:
+        slots = names + conflicts
+        if names >= 1 and others <= params.words_per_slot * slots and slots > agreements:
             method, reason = "", "other names and figures"
         elif conflicts >= params.fact_conflicts and conflicts > agreements and \
                 free < params.words_per_changed_figure * conflicts:
