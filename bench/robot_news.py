@@ -119,6 +119,16 @@ def _date(rng: random.Random, lang: str) -> tuple[int, str, str]:
 # Each writer returns (title, paragraphs) from a dict of slot values; ``slots`` draws them.
 
 
+@dataclass(frozen=True)
+class Update:
+    """How an event's report is updated: revised slot values, a paragraph added at the end
+    (``str.format`` over the slots), a headline prefix, and how many figures change."""
+    revise: Callable[[dict, random.Random], dict]
+    added: dict[str, str]
+    headline: dict[str, str]
+    figures: int
+
+
 def _football_slots(rng, lang):
     home, away = rng.sample(DE_CLUBS if lang == "de" else EN_CLUBS, 2)
     g1, g2 = rng.randint(0, 4), rng.randint(0, 4)
@@ -157,15 +167,13 @@ def _football(s, lang):
     return title, ps
 
 
-def _football_update(s, rng, lang):
-    s = dict(s, crowd=s["crowd"] + rng.randint(-900, 900) or 1)
-    title, ps = _football(s, lang)
-    quote = (f"„Wir haben heute verdient gewonnen“, sagte {s['scorer']} nach dem Abpfiff. Der Verein teilte "
-             f"später mit, dass {s['scorer2']} wegen einer Oberschenkelverletzung mehrere Wochen ausfällt."
-             if lang == "de" else
-             f"\"We deserved that today,\" {s['scorer']} said after the final whistle. The club later said "
-             f"{s['scorer2']} would miss several weeks with a thigh injury.")
-    return ("Nach dem Spiel: " if lang == "de" else "Reaction: ") + title, ps + [quote], 1
+_FOOTBALL_UPDATE = Update(
+    lambda s, rng: dict(s, crowd=s["crowd"] + rng.randint(-900, 900) or 1),
+    {"de": "„Wir haben heute verdient gewonnen“, sagte {scorer} nach dem Abpfiff. Der Verein teilte später "
+           "mit, dass {scorer2} wegen einer Oberschenkelverletzung mehrere Wochen ausfällt.",
+     "en": "\"We deserved that today,\" {scorer} said after the final whistle. The club later said {scorer2} "
+           "would miss several weeks with a thigh injury."},
+    {"de": "Nach dem Spiel: ", "en": "Reaction: "}, 1)
 
 
 def _basketball_slots(rng, lang):
@@ -202,14 +210,13 @@ def _basketball(s, lang):
     return title, ps
 
 
-def _basketball_update(s, rng, lang):
-    s = dict(s, top_pts=s["top_pts"] + 1, reb_n=s["reb_n"] + 1)
-    title, ps = _basketball(s, lang)
-    extra = (f"Die Liga korrigierte am Abend die Statistik. {s['top']} kündigte an, nach der Saison "
-             f"über seine Zukunft zu entscheiden." if lang == "de" else
-             f"The league corrected the box score in the evening. {s['top']} said he would decide on his "
-             f"future after the season.")
-    return ("Korrigiert: " if lang == "de" else "Corrected: ") + title, ps + [extra], 2
+_BASKETBALL_UPDATE = Update(
+    lambda s, rng: dict(s, top_pts=s["top_pts"] + 1, reb_n=s["reb_n"] + 1),
+    {"de": "Die Liga korrigierte am Abend die Statistik. {top} kündigte an, nach der Saison über seine "
+           "Zukunft zu entscheiden.",
+     "en": "The league corrected the box score in the evening. {top} said he would decide on his future "
+           "after the season."},
+    {"de": "Korrigiert: ", "en": "Corrected: "}, 2)
 
 
 def _weather_slots(rng, lang):
@@ -248,15 +255,14 @@ def _weather(s, lang):
     return title, ps
 
 
-def _weather_update(s, rng, lang):
-    s = dict(s, end=min(23, s["end"] + rng.randint(1, 3)) if s["end"] < 23 else 22,
-             gust=s["gust"] + rng.randint(5, 20))
-    title, ps = _weather(s, lang)
-    extra = (f"Die Feuerwehr im {s['area']} meldete am Abend mehrere umgestürzte Bäume. Verletzt wurde nach "
-             f"ersten Angaben niemand." if lang == "de" else
-             f"Fire crews in {s['area']} reported several fallen trees in the evening. Nobody was hurt, "
-             f"according to first reports.")
-    return ("Warnung verlängert: " if lang == "de" else "Warning extended: ") + title, ps + [extra], 2
+_WEATHER_UPDATE = Update(
+    lambda s, rng: dict(s, end=min(23, s["end"] + rng.randint(1, 3)) if s["end"] < 23 else 22,
+                        gust=s["gust"] + rng.randint(5, 20)),
+    {"de": "Die Feuerwehr im {area} meldete am Abend mehrere umgestürzte Bäume. Verletzt wurde nach ersten "
+           "Angaben niemand.",
+     "en": "Fire crews in {area} reported several fallen trees in the evening. Nobody was hurt, according to "
+           "first reports."},
+    {"de": "Warnung verlängert: ", "en": "Warning extended: "}, 2)
 
 
 def _quake_slots(rng, lang):
@@ -292,15 +298,14 @@ def _quake(s, lang):
     return title, ps
 
 
-def _quake_update(s, rng, lang):
-    s = dict(s, dead=s["dead"] + rng.randint(3, 30), injured=s["injured"] + rng.randint(10, 90),
-             mag=round(s["mag"] + 0.1, 1))
-    title, ps = _quake(s, lang)
-    extra = (f"Rettungskräfte suchten am Abend in den Trümmern mehrerer eingestürzter Häuser nach Verschütteten. "
-             f"Die Regierung schickte Helfer in die Region um {s['place']}." if lang == "de" else
-             f"Rescue workers were searching the rubble of several collapsed houses in the evening. The "
-             f"government sent aid teams to the {s['place']} region.")
-    return ("Zahl der Toten steigt: " if lang == "de" else "Death toll rises: ") + title, ps + [extra], 3
+_QUAKE_UPDATE = Update(
+    lambda s, rng: dict(s, dead=s["dead"] + rng.randint(3, 30), injured=s["injured"] + rng.randint(10, 90),
+                        mag=round(s["mag"] + 0.1, 1)),
+    {"de": "Rettungskräfte suchten am Abend in den Trümmern mehrerer eingestürzter Häuser nach Verschütteten. "
+           "Die Regierung schickte Helfer in die Region um {place}.",
+     "en": "Rescue workers were searching the rubble of several collapsed houses in the evening. The "
+           "government sent aid teams to the {place} region."},
+    {"de": "Zahl der Toten steigt: ", "en": "Death toll rises: "}, 3)
 
 
 def _market_slots(rng, lang):
@@ -373,14 +378,13 @@ def _police(s, lang):
     return title, ps
 
 
-def _police_update(s, rng, lang):
-    s = dict(s, injured=s["injured"] + 1, damage=s["damage"] + rng.randint(2, 9) * 1000)
-    title, ps = _police(s, lang)
-    extra = (f"Wie die Polizei am Folgetag mitteilte, schwebt die {s['age2']}-Jährige nicht mehr in Lebensgefahr. "
-             f"Gegen den Fahrer wird wegen fahrlässiger Körperverletzung ermittelt." if lang == "de" else
-             f"Police said the following day that the {s['age2']}-year-old woman was no longer in a critical "
-             f"condition. The driver is being investigated for dangerous driving.")
-    return ("Nachtrag: " if lang == "de" else "Update: ") + title, ps + [extra], 2
+_POLICE_UPDATE = Update(
+    lambda s, rng: dict(s, injured=s["injured"] + 1, damage=s["damage"] + rng.randint(2, 9) * 1000),
+    {"de": "Wie die Polizei am Folgetag mitteilte, schwebt die {age2}-Jährige nicht mehr in Lebensgefahr. "
+           "Gegen den Fahrer wird wegen fahrlässiger Körperverletzung ermittelt.",
+     "en": "Police said the following day that the {age2}-year-old woman was no longer in a critical "
+           "condition. The driver is being investigated for dangerous driving."},
+    {"de": "Nachtrag: ", "en": "Update: "}, 2)
 
 
 def _election_slots(rng, lang):
@@ -416,16 +420,14 @@ def _election(s, lang):
     return title, ps
 
 
-def _election_update(s, rng, lang):
-    sh = list(s["shares"])
-    sh[0], sh[1] = sh[0] + 0.3, sh[1] - 0.2
-    s = dict(s, shares=sh, counted=100, wvotes=s["wvotes"] + rng.randint(100, 900))
-    title, ps = _election(s, lang)
-    extra = (f"{s['winner']} kündigte an, noch in diesem Monat Gespräche mit allen Fraktionen zu führen. "
-             f"{s['runner']} gratulierte am Abend." if lang == "de" else
-             f"{s['winner']} said talks with all groups on the council would begin this month. {s['runner']} "
-             f"conceded in the evening.")
-    return ("Endergebnis: " if lang == "de" else "Final result: ") + title, ps + [extra], 3
+_ELECTION_UPDATE = Update(
+    lambda s, rng: dict(s, shares=[s["shares"][0] + 0.3, s["shares"][1] - 0.2, *s["shares"][2:]], counted=100,
+                        wvotes=s["wvotes"] + rng.randint(100, 900)),
+    {"de": "{winner} kündigte an, noch in diesem Monat Gespräche mit allen Fraktionen zu führen. {runner} "
+           "gratulierte am Abend.",
+     "en": "{winner} said talks with all groups on the council would begin this month. {runner} conceded in "
+           "the evening."},
+    {"de": "Endergebnis: ", "en": "Final result: "}, 3)
 
 
 def _earnings_slots(rng, lang):
@@ -460,14 +462,13 @@ def _earnings(s, lang):
     return title, ps
 
 
-def _earnings_update(s, rng, lang):
-    s = dict(s, share=s["share"] + rng.randint(5, 30) / 10)
-    title, ps = _earnings(s, lang)
-    extra = (f"Analysten lobten vor allem die Entwicklung im Auslandsgeschäft. {s['ceo']} kündigte zudem ein "
-             f"Aktienrückkaufprogramm an." if lang == "de" else
-             f"Analysts singled out the overseas business for praise. {s['ceo']} also announced a share "
-             f"buyback programme.")
-    return ("Aktie steigt: " if lang == "de" else "Shares rise: ") + title, ps + [extra], 1
+_EARNINGS_UPDATE = Update(
+    lambda s, rng: dict(s, share=s["share"] + rng.randint(5, 30) / 10),
+    {"de": "Analysten lobten vor allem die Entwicklung im Auslandsgeschäft. {ceo} kündigte zudem ein "
+           "Aktienrückkaufprogramm an.",
+     "en": "Analysts singled out the overseas business for praise. {ceo} also announced a share buyback "
+           "programme."},
+    {"de": "Aktie steigt: ", "en": "Shares rise: "}, 1)
 
 
 @dataclass(frozen=True)
@@ -476,19 +477,25 @@ class Kind:
     name: str
     slots: Callable[[random.Random, str], dict]
     write: Callable[[dict, str], tuple[str, list[str]]]
-    #: (slots, rng, lang) -> (new title, paragraphs, figures changed); None: not updated
-    update: Callable | None = field(default=None)
+    update: Update | None = field(default=None)
+
+    def updated(self, slots: dict, rng: random.Random, lang: str) -> tuple[str, list[str], int]:
+        """The later version of one event: (new headline, paragraphs, figures changed)."""
+        revised = self.update.revise(slots, rng)
+        title, paragraphs = self.write(revised, lang)
+        return (self.update.headline[lang] + title, paragraphs + [self.update.added[lang].format(**revised)],
+                self.update.figures)
 
 
 KINDS = {k.name: k for k in [
-    Kind("football", _football_slots, _football, _football_update),
-    Kind("weather", _weather_slots, _weather, _weather_update),
-    Kind("earthquake", _quake_slots, _quake, _quake_update),
+    Kind("football", _football_slots, _football, _FOOTBALL_UPDATE),
+    Kind("weather", _weather_slots, _weather, _WEATHER_UPDATE),
+    Kind("earthquake", _quake_slots, _quake, _QUAKE_UPDATE),
     Kind("market", _market_slots, _market),
-    Kind("basketball", _basketball_slots, _basketball, _basketball_update),
-    Kind("police", _police_slots, _police, _police_update),
-    Kind("election", _election_slots, _election, _election_update),
-    Kind("earnings", _earnings_slots, _earnings, _earnings_update),
+    Kind("basketball", _basketball_slots, _basketball, _BASKETBALL_UPDATE),
+    Kind("police", _police_slots, _police, _POLICE_UPDATE),
+    Kind("election", _election_slots, _election, _ELECTION_UPDATE),
+    Kind("earnings", _earnings_slots, _earnings, _EARNINGS_UPDATE),
 ]}
 DEV_KINDS = ("football", "weather", "earthquake", "market")
 TEST_KINDS = ("basketball", "police", "election", "earnings")

@@ -21,6 +21,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,10 +369,10 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         bodies = bodies[:n_stories]
 
     def place(story: str, kind: str, lang: str, title: str, body: str, published: str,
-              site: Site | None = None) -> Doc:
+              group: str = "real", site: Site | None = None) -> Doc:
         site = site or rng.choice(sites)
         return out.add(story=story, kind=kind, site=site.name, lang=lang, title=title,
-                       text=site.dress(body), published=published)
+                       text=site.dress(body), published=published, group=group)
 
     # 1. real stories and their copies
     for b in bodies:
@@ -385,15 +386,7 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
             place(story, kind, lang, title, body, date or b["published"])
 
     # 2. the seeds: different stories on one topic, each with copies
-    seed_stories = []
-    for path in sorted(seeds.glob("*.txt")):
-        story = "seed-" + path.stem
-        seed_stories.append(story)
-        paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n") if p.strip()]
-        for kind in ["original", "chrome", "teaser", "redated", "spun20", "person", "edited"]:
-            body, date = transform(kind, paragraphs, "de", rng, vocab["de"])
-            place(story, kind, "de", paragraphs[0], body, date or "2025-02-06")
-    out.apart["seeds"] = [seed_stories]
+    out.apart["seeds"] = [add_seeds(place, seeds, rng, vocab["de"])]
 
     # 3. template stories: different events apart, copies of one event together
     groups = []
@@ -408,7 +401,31 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         groups.append(group)
     out.apart["templates"] = groups
 
-    # 4. different stories from one wire sharing background paragraphs
+    add_apart_cases(out, place, held_out, bodies, "briefs.example")
+    return out
+
+
+Place = Callable[..., Doc]
+
+
+def add_seeds(place: Place, seeds: Path, rng: random.Random, words: list[str]) -> list[str]:
+    """The two seed articles (different stories on one topic) with copies; their story ids."""
+    seed_stories = []
+    for path in sorted(seeds.glob("*.txt")):
+        story = "seed-" + path.stem
+        seed_stories.append(story)
+        paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n") if p.strip()]
+        for kind in ["original", "chrome", "teaser", "redated", "spun20", "person", "edited"]:
+            body, date = transform(kind, paragraphs, "de", rng, words)
+            place(story, kind, "de", paragraphs[0], body, date or "2025-02-06", group="seed")
+    return seed_stories
+
+
+def add_apart_cases(out: LabelledSet, place: Place, held_out: list[dict], bodies: list[dict],
+                    brief_site_name: str) -> None:
+    """Must-stay-apart cases from real bodies: shared background (``held_out[:24]``), quoting
+    (among ``bodies``), one site's briefs (``held_out[24:36]``)."""
+    # different stories from one wire sharing background paragraphs
     groups = []
     for i in range(8):
         a, b, bg = held_out[3 * i], held_out[3 * i + 1], held_out[3 * i + 2]
@@ -419,11 +436,11 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
             pair.append(story)
             text = "\n\n".join(own["paragraphs"][:4] + background)
             for kind in ("original", "chrome"):
-                place(story, kind, own["lang"], own["title"], text, own["published"])
+                place(story, kind, own["lang"], own["title"], text, own["published"], group="background")
         groups.append(pair)
     out.apart["shared background"] = groups
 
-    # 5. an article quoting one sentence of another story
+    # an article quoting one sentence of another story
     groups = []
     real = [b for b in bodies if len(b["paragraphs"]) >= 4]
     for i in range(10):
@@ -432,13 +449,13 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         ps = list(quoting["paragraphs"])
         ps.insert(2, f"„{sentence}“" if quoting["lang"] == "de" else f"“{sentence}”")
         place(quoting["id"], "quoting", quoting["lang"], quoting["title"], "\n\n".join(ps),
-              quoting["published"])
+              quoting["published"], group="quoting")
         groups.append([quoted["id"], quoting["id"]])
     out.apart["quoting"] = groups
 
-    # 6. one site's short briefs: only the template and boilerplate in common
-    brief_site = Site("briefs.example", "de", ["Kurz gemeldet"],
-                      ["© briefs.example – Alle Rechte vorbehalten. Impressum Datenschutz"],
+    # one site's short briefs: only the template and boilerplate in common
+    brief_site = Site(brief_site_name, "de", ["Kurz gemeldet"],
+                      [f"© {brief_site_name} – Alle Rechte vorbehalten. Impressum Datenschutz"],
                       chrome("de")["promo"][1], False)
     group = []
     for i, b in enumerate(held_out[24:36]):
@@ -446,9 +463,8 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         group.append(story)
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(b["paragraphs"][2:]))
         brief = " ".join(sentences[:2])[:300]
-        place(story, "brief", b["lang"], f"Kurz: {i}", brief, b["published"], site=brief_site)
+        place(story, "brief", b["lang"], f"Kurz: {i}", brief, b["published"], group="brief", site=brief_site)
     out.apart["one site's briefs"] = [group]
-    return out
 
 
 # ---------------------------------------------------------------- dev and test parts
@@ -539,15 +555,7 @@ def build_part(part: str, seed: int = 1, n_sites: int = 24, heavy: tuple[int, ..
             place(story, "updated", lang, title, body, b["published"], "real").figures_changed = changed
 
     # 2. the seeds (the same two in both parts: the project's fixed must-stay-apart case)
-    seed_stories = []
-    for path in sorted(seeds.glob("*.txt")):
-        story = "seed-" + path.stem
-        seed_stories.append(story)
-        paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n") if p.strip()]
-        for kind in ["original", "chrome", "teaser", "redated", "spun20", "person", "edited"]:
-            body, date = transform(kind, paragraphs, "de", rng, vocab["de"])
-            place(story, kind, "de", paragraphs[0], body, date or "2025-02-06", "seed")
-    out.apart["seeds"] = [seed_stories]
+    out.apart["seeds"] = [add_seeds(place, seeds, rng, vocab["de"])]
 
     # 3. robot-written template stories: different events apart, copies and updates together
     groups = []
@@ -565,7 +573,7 @@ def build_part(part: str, seed: int = 1, n_sites: int = 24, heavy: tuple[int, ..
                 for _ in range(rng.randint(1, 3)):
                     place(story, "template copy", lang, title, "\n\n".join(ps), date, "template")
                 if kind.update and rng.random() < 0.4:
-                    new_title, new_ps, changed = kind.update(slots, rng, lang)
+                    new_title, new_ps, changed = kind.updated(slots, rng, lang)
                     place(story, "updated", lang, new_title, "\n\n".join(new_ps), date, "template",
                           rng.choice([robot_site, rng.choice(sites)])).figures_changed = changed
             groups.append(group)
@@ -579,44 +587,6 @@ def build_part(part: str, seed: int = 1, n_sites: int = 24, heavy: tuple[int, ..
             place(story, "original" if i == 0 else "syndicated", b["lang"], b["title"], text,
                   b["published"], "heavy", wire_sites[i % len(wire_sites)])
 
-    # 5. different stories from one wire sharing background paragraphs
-    groups = []
-    for i in range(8):
-        a, b, bg = held_out[3 * i], held_out[3 * i + 1], held_out[3 * i + 2]
-        background = bg["paragraphs"][-3:]
-        pair = []
-        for j, own in enumerate((a, b)):
-            story = f"background-{i}-{j}"
-            pair.append(story)
-            text = "\n\n".join(own["paragraphs"][:4] + background)
-            for kind in ("original", "chrome"):
-                place(story, kind, own["lang"], own["title"], text, own["published"], "background")
-        groups.append(pair)
-    out.apart["shared background"] = groups
-
-    # 6. an article quoting one sentence of another story
-    groups = []
-    real = [b for b in stories if len(b["paragraphs"]) >= 4]
-    for i in range(10):
-        quoted, quoting = real[2 * i], real[2 * i + 1]
-        sentence = re.split(r"(?<=[.!?])\s+", quoted["paragraphs"][1])[0]
-        ps = list(quoting["paragraphs"])
-        ps.insert(2, f"„{sentence}“" if quoting["lang"] == "de" else f"“{sentence}”")
-        place(quoting["id"], "quoting", quoting["lang"], quoting["title"], "\n\n".join(ps),
-              quoting["published"], "quoting")
-        groups.append([quoted["id"], quoting["id"]])
-    out.apart["quoting"] = groups
-
-    # 7. one site's short briefs: only the template and boilerplate in common
-    brief_site = Site(f"{part}-briefs.example", "de", ["Kurz gemeldet"],
-                      [f"© {part}-briefs.example – Alle Rechte vorbehalten. Impressum Datenschutz"],
-                      chrome("de")["promo"][1], False)
-    group = []
-    for i, b in enumerate(held_out[24:36]):
-        story = f"brief-{i}"
-        group.append(story)
-        sentences = re.split(r"(?<=[.!?])\s+", " ".join(b["paragraphs"][2:]))
-        brief = " ".join(sentences[:2])[:300]
-        place(story, "brief", b["lang"], f"Kurz: {i}", brief, b["published"], "brief", site=brief_site)
-    out.apart["one site's briefs"] = [group]
+    # 5. shared background, quoting, one site's briefs
+    add_apart_cases(out, place, held_out, stories, f"{part}-briefs.example")
     return out
