@@ -259,7 +259,7 @@ ROBOT_REPORTS = {
         "People are advised to avoid unnecessary travel and to secure loose objects outdoors.",
         [dict(place="Cornwall", kind="wind", speed=70, day=4, start=6, end=21),
          dict(place="Cornwall", kind="wind", speed=60, day=12, start=9, end=18),
-         dict(place="Devon", kind="rain", speed=50, day=4, start=6, end=21)]),
+         dict(place="Devon", kind="rain", speed=50, day=5, start=9, end=23)]),
 }
 
 
