@@ -31,7 +31,9 @@ class DedupParams:
     #: ``1 - (1 - J**rows)**bands``.
     lsh_bands: int = 32
     lsh_rows: int = 4
-    #: An LSH bucket shared by more articles than this holds common words, not copies: skipped.
+    #: An LSH bucket shared by more articles than this is looked at more closely: its first
+    #: holders in more than ``crowded_key_stories`` different stories are common words
+    #: (skipped); in fewer, it is one story's copies and keeps proposing that story.
     lsh_bucket_max: int = 100
     #: An LSH candidate is verified only if its estimated Jaccard similarity reaches this
     #: (teasers come through lead keys, without this check).
@@ -55,8 +57,18 @@ class DedupParams:
     #: Paragraphs from the start of an article keyed for teaser search, and words per key.
     lead_paragraphs: int = 4
     lead_words: int = 8
-    #: A lead key shared by more articles than this is boilerplate, not a candidate source.
+    #: A lead key shared by more articles than this is a site's chrome, not a candidate
+    #: source, unless its first holders are copies of few stories (``crowded_key_stories``).
     lead_key_max_postings: int = 50
+    #: A key past its limit whose first holders (``lsh_bucket_max`` + 1, or
+    #: ``lead_key_max_postings`` + 1, smallest ids) lie in more than this many different
+    #: components (groups of linked articles) is crowded by common words or chrome.
+    crowded_key_stories: int = 10
+    #: A new article is verified against every candidate of a story (component) with at most
+    #: this many candidates; in a larger one, against this many at most, its representatives
+    #: (the story's canonical article, then the candidates most similar to it), stopping at
+    #: the first that verifies: verification and links per article stay flat as stories grow.
+    story_representatives: int = 8
     #: A paragraph seen on pages of at least this many different stories of one site is that
     #: site's boilerplate...
     boilerplate_min_pages: int = 3
@@ -84,6 +96,8 @@ class DedupParams:
                 f"({self.lsh_bands} * {self.lsh_rows} != {self.num_perm})")
         if self.shingle_size < 1 or self.verify_ngram < 1:
             raise ValueError("shingle sizes must be >= 1")
+        if self.story_representatives < 1 or self.crowded_key_stories < 1:
+            raise ValueError("DEDUP_STORY_REPRESENTATIVES and DEDUP_CROWDED_KEY_STORIES must be >= 1")
 
 
 __all__ = ["DedupParams"]

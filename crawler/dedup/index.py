@@ -27,6 +27,7 @@ The sketch parameters and the layout version of these tables are stored in ``met
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Iterable, Iterator, Sequence
 
@@ -39,6 +40,12 @@ from .postings import SignatureMatrix, SortedPostings
 from .sketch import Fingerprint, sketch_key, sketch_parameters
 
 META_KEY = "dedup_sketch"
+#: Estimated Jaccard similarity above which two holders of a key count as copies of one text
+#: (:func:`count_texts`): copies with other chrome or an update agree on 0.8 and more of
+#: their MinHash values, unrelated texts sharing a band of common words on 0.1 to 0.3.
+COPY_JACCARD = 0.5
+#: Verdicts on keys past their limit kept in memory (each holds up to ``limit + 1`` ids).
+_FULL_KEYS_KEPT = 4096
 #: Set in ``meta`` while a rebuild runs: an index it left half-written is refused.
 REBUILDING_KEY = "dedup_rebuilding"
 #: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups).
@@ -143,6 +150,20 @@ def site_paragraph_key(site: str | None, paragraph_key: int) -> int:
     return xxhash.xxh3_64_intdigest(f"{site or ''}\x00{unsigned}".encode()) - 2 ** 63
 
 
+def count_texts(signatures: np.ndarray, threshold: float, stop_after: int) -> int:
+    """How many different texts these MinHash signatures (one row each) hold: rows whose
+    estimated Jaccard similarity with a group's first row reaches ``threshold`` are copies of
+    it. Counting stops past ``stop_after``. One story's copies (other chrome, a teaser, an
+    update) make one to a few groups; a bucket of common words, one group per holder."""
+    rest = signatures
+    groups = 0
+    while len(rest) and groups <= stop_after:
+        agree = np.count_nonzero(rest == rest[0], axis=1)
+        rest = rest[agree < threshold * signatures.shape[1]]
+        groups += 1
+    return groups
+
+
 class Index:
     """LSH bands, lead keys and site paragraphs of the indexed articles (one writer)."""
 
@@ -152,6 +173,8 @@ class Index:
         ensure_schema(db)
         self._check_parameters()
         self._bulk: _Bulk | None = None
+        # (table, key) -> (its first limit + 1 holders, live?) of keys past their limit
+        self._full: OrderedDict[tuple[str, int], tuple[tuple[int, ...], bool]] = OrderedDict()
 
     @classmethod
     def reset(cls, db: sqlite_utils.Database, params: DedupParams) -> "Index":
@@ -264,42 +287,87 @@ class Index:
 
     # ------------------------------------------------------------ queries
     def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
-        """Indexed articles sharing a lead key with ``fp``, or an LSH band and an estimated
-        Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id`` itself).
+        """Indexed articles sharing a live lead key with ``fp``, or a live LSH band and an
+        estimated Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id``).
 
-        A band bucket of more than ``lsh_bucket_max`` articles (common words, not copies) and
-        a lead key of more than ``lead_key_max_postings`` (a site's chrome) are no source of
-        candidates, counting ``article_id`` among them whether it is indexed yet or not. So
-        whether two articles are candidates depends on the stored articles, not on which of
-        them came first; a key that grows past its limit later is :meth:`crowded` out, and
-        the links it alone proposed are dropped then."""
+        A band bucket of at most ``lsh_bucket_max`` articles and a lead key of at most
+        ``lead_key_max_postings`` are live: all their holders are candidates. A key with
+        more holders is judged by its first ``limit + 1`` holders (smallest ids, counting
+        ``article_id`` whether it is indexed yet or not): held by copies of few different
+        texts (:func:`count_texts`), it is one story's copies and those first holders stay
+        its candidates; held by many, it is common words or a site's chrome and is no
+        source of candidates. Those first holders never change once a key has them (ids
+        only grow), so neither does its verdict; a key that is crowded out when it passes
+        its limit is returned by :meth:`probe`, and the links it alone proposed are dropped
+        then."""
         p = self.params
         return self.probe(article_id, fp, band_keys(fp.signature, p.lsh_bands, p.lsh_rows))[0]
 
     def probe(self, article_id: int, fp: Fingerprint, bands: np.ndarray
               ) -> tuple[set[int], list[tuple[str, int]]]:
         """:meth:`candidates` of an article not indexed yet (``bands``: its
-        :func:`band_keys`), and the keys it will :meth:`crowd <crowded>` once indexed: one
-        statement per key table instead of one per key."""
+        :func:`band_keys`), and the keys it crowds out once indexed: one statement per key
+        table instead of one per key (keys already judged full are not read again)."""
         p = self.params
+        limits = {"dedup_bands": p.lsh_bucket_max, "dedup_leads": p.lead_key_max_postings}
+        keys = {"dedup_bands": bands.tolist(), "dedup_leads": fp.lead_keys.tolist()}
+        full = {table: {k: self._full[(table, k)] for k in keys[table]
+                        if (table, k) in self._full} for table in keys}
+        for table, table_full in full.items():
+            for key in table_full:
+                self._full.move_to_end((table, key))
+        postings = self._postings_of(
+            [k for k in keys["dedup_bands"] if k not in full["dedup_bands"]],
+            p.lsh_bucket_max + 1,
+            [k for k in keys["dedup_leads"] if k not in full["dedup_leads"]],
+            p.lead_key_max_postings + 1)
         found: set[int] = set()
         crowded: list[tuple[str, int]] = []
-        postings = self._postings_of(bands.tolist(), p.lsh_bucket_max + 1,
-                                     fp.lead_keys.tolist(), p.lead_key_max_postings + 1)
-        for table, limit in (("dedup_bands", p.lsh_bucket_max),
-                             ("dedup_leads", p.lead_key_max_postings)):
+        for table, limit in limits.items():
             live: set[int] = set()
+            for key, (first, is_live) in full[table].items():
+                if is_live:
+                    live.update(first)
             for key, ids in postings[table].items():
                 size = len(ids) + (article_id not in ids)
                 if size <= limit:
                     live.update(ids)
-                elif size == limit + 1 and article_id not in ids:
+                elif article_id in ids or len(ids) > limit:  # its first holders are stored
+                    if self.full_key_live(table, key, ids):
+                        live.update(ids)
+                elif self._one_story(ids, limit, fp.signature):  # it passes its limit now
+                    live.update(ids)
+                else:
                     crowded.append((table, key))
             live.discard(article_id)
             if table == "dedup_bands":
                 live = self.similar(live, fp.signature, p.lsh_min_jaccard)
             found |= live
         return found, crowded
+
+    def full_key_live(self, table: str, key: int, first: list[int]) -> bool:
+        """Whether a key with ``first`` as its first ``limit + 1`` holders is live; the
+        verdict is kept (bounded), as it cannot change."""
+        known = self._full.get((table, key))
+        if known is not None and known[0] == tuple(first):
+            return known[1]
+        limit = self.params.lsh_bucket_max if table == "dedup_bands" else \
+            self.params.lead_key_max_postings
+        live = self._one_story(first, limit)
+        self._full[(table, key)] = (tuple(first), live)
+        if len(self._full) > _FULL_KEYS_KEPT:
+            self._full.popitem(last=False)
+        return live
+
+    def _one_story(self, holders: list[int], limit: int,
+                   extra: np.ndarray | None = None) -> bool:
+        """Are these holders of a key (and the article with signature ``extra``) copies of
+        at most ``crowded_key_stories`` different texts (at most half of ``limit``)?"""
+        stories = min(self.params.crowded_key_stories, max(1, limit // 2))
+        signatures = self.signature_rows(np.array(sorted(holders), dtype=np.int64))
+        if extra is not None:
+            signatures = np.vstack([signatures, extra[None, :]])
+        return count_texts(signatures, COPY_JACCARD, stories) <= stories
 
     def _postings_of(self, bands: list[int], band_limit: int, leads: list[int],
                      lead_limit: int) -> dict[str, dict[int, list[int]]]:
@@ -435,6 +503,22 @@ class Index:
         return dict(select_in(
             self.db, "SELECT article_id, component FROM dedup_articles "
             "WHERE article_id IN ({marks})", article_ids))
+
+    def story_of(self, article_id: int) -> tuple[int, int]:
+        """The story of an indexed article and that story's canonical article."""
+        row = self.db.execute(
+            "SELECT a.story_id, s.canonical_article_id FROM articles a LEFT JOIN stories s "
+            "ON s.id = a.story_id WHERE a.id = ?", [article_id]).fetchone()
+        story = row[0] if row and row[0] is not None else article_id
+        return story, row[1] if row and row[1] is not None else article_id
+
+    def story_members_on_site(self, story: int, site: str | None, before: int,
+                              limit: int) -> list[int]:
+        """Up to ``limit`` articles of ``story`` on ``site`` with ids below ``before`` (the
+        ones indexed before it, also while a rebuild replays them), smallest ids first."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM articles WHERE story_id = ? AND site IS ? AND id < ? ORDER BY id "
+            "LIMIT ?", [story, site, before, limit])]
 
     def set_component(self, members: Sequence[int], component: int) -> None:
         self.db.conn.executemany("UPDATE dedup_articles SET component = ? WHERE article_id = ?",
