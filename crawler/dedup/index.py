@@ -41,11 +41,14 @@ from .sketch import Fingerprint, sketch_key, sketch_parameters
 
 META_KEY = "dedup_sketch"
 #: Estimated Jaccard similarity above which two holders of a key count as copies of one text
-#: (:func:`count_texts`): copies with other chrome or an update agree on 0.8 and more of
+#: (:func:`text_groups`): copies with other chrome or an update agree on 0.8 and more of
 #: their MinHash values, unrelated texts sharing a band of common words on 0.1 to 0.3.
 COPY_JACCARD = 0.5
-#: Verdicts on keys past their limit kept in memory (each holds up to ``limit + 1`` ids).
+#: Verdicts on keys past their limit kept in memory (each holds up to ``limit + 1`` ids), and
+#: signatures (512 bytes each): the first holders of a big story's keys are read again and
+#: again.
 _FULL_KEYS_KEPT = 4096
+_SIGNATURES_KEPT = 8192
 #: Set in ``meta`` while a rebuild runs: an index it left half-written is refused.
 REBUILDING_KEY = "dedup_rebuilding"
 #: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups).
@@ -150,17 +153,19 @@ def site_paragraph_key(site: str | None, paragraph_key: int) -> int:
     return xxhash.xxh3_64_intdigest(f"{site or ''}\x00{unsigned}".encode()) - 2 ** 63
 
 
-def count_texts(signatures: np.ndarray, threshold: float, stop_after: int) -> int:
-    """How many different texts these MinHash signatures (one row each) hold: rows whose
-    estimated Jaccard similarity with a group's first row reaches ``threshold`` are copies of
-    it. Counting stops past ``stop_after``. One story's copies (other chrome, a teaser, an
-    update) make one to a few groups; a bucket of common words, one group per holder."""
-    rest = signatures
-    groups = 0
-    while len(rest) and groups <= stop_after:
-        agree = np.count_nonzero(rest == rest[0], axis=1)
-        rest = rest[agree < threshold * signatures.shape[1]]
-        groups += 1
+def text_groups(signatures: np.ndarray, threshold: float, stop_after: int) -> list[np.ndarray]:
+    """The rows of these MinHash signatures grouped by text: rows whose estimated Jaccard
+    similarity with a group's first row reaches ``threshold`` are copies of it (each group's
+    rows in their order). Grouping stops after ``stop_after + 1`` groups. One story's copies
+    (other chrome, a teaser, an update) make one to a few groups; a bucket of common words,
+    one group per holder."""
+    rest = np.arange(len(signatures))
+    groups: list[np.ndarray] = []
+    while rest.size and len(groups) <= stop_after:
+        agree = np.count_nonzero(signatures[rest] == signatures[rest[0]], axis=1)
+        copies = agree >= threshold * signatures.shape[1]
+        groups.append(rest[copies])
+        rest = rest[~copies]
     return groups
 
 
@@ -173,8 +178,11 @@ class Index:
         ensure_schema(db)
         self._check_parameters()
         self._bulk: _Bulk | None = None
-        # (table, key) -> (its first limit + 1 holders, live?) of keys past their limit
-        self._full: OrderedDict[tuple[str, int], tuple[tuple[int, ...], bool]] = OrderedDict()
+        # (table, key) -> (its first limit + 1 holders, what it proposes) of keys past their
+        # limit; article id -> stored signature of the articles read lately
+        self._full: OrderedDict[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...]]] = \
+            OrderedDict()
+        self._signatures: OrderedDict[int, bytes] = OrderedDict()
 
     @classmethod
     def reset(cls, db: sqlite_utils.Database, params: DedupParams) -> "Index":
@@ -294,8 +302,8 @@ class Index:
         ``lead_key_max_postings`` are live: all their holders are candidates. A key with
         more holders is judged by its first ``limit + 1`` holders (smallest ids, counting
         ``article_id`` whether it is indexed yet or not): held by copies of few different
-        texts (:func:`count_texts`), it is one story's copies and those first holders stay
-        its candidates; held by many, it is common words or a site's chrome and is no
+        texts (:func:`text_groups`), it is one story's copies and proposes the first few
+        holders of each text; held by many, it is common words or a site's chrome and is no
         source of candidates. Those first holders never change once a key has them (ids
         only grow), so neither does its verdict; a key that is crowded out when it passes
         its limit is returned by :meth:`probe`, and the links it alone proposed are dropped
@@ -325,17 +333,15 @@ class Index:
         crowded: list[tuple[str, int]] = []
         for table, limit in limits.items():
             live: set[int] = set()
-            for key, (first, is_live) in full[table].items():
-                if is_live:
-                    live.update(first)
+            for key, (_, proposed) in full[table].items():
+                live.update(proposed)
             for key, ids in postings[table].items():
                 size = len(ids) + (article_id not in ids)
                 if size <= limit:
                     live.update(ids)
                 elif article_id in ids or len(ids) > limit:  # its first holders are stored
-                    if self.full_key_live(table, key, ids):
-                        live.update(ids)
-                elif self._one_story(ids, limit, fp.signature):  # it passes its limit now
+                    live.update(self.key_past_limit(table, key, ids))
+                elif self._text_groups(ids, limit, fp.signature) is not None:  # passing it now
                     live.update(ids)
                 else:
                     crowded.append((table, key))
@@ -345,29 +351,36 @@ class Index:
             found |= live
         return found, crowded
 
-    def full_key_live(self, table: str, key: int, first: list[int]) -> bool:
-        """Whether a key with ``first`` as its first ``limit + 1`` holders is live; the
-        verdict is kept (bounded), as it cannot change."""
+    def key_past_limit(self, table: str, key: int, first: list[int]) -> tuple[int, ...]:
+        """What a key with ``first`` as its first ``limit + 1`` holders proposes: nothing if
+        they are many different texts (common words, chrome); else the first
+        ``story_representatives`` holders of each text, enough to find the story (the verdict
+        is kept, bounded: it cannot change)."""
         known = self._full.get((table, key))
         if known is not None and known[0] == tuple(first):
             return known[1]
         limit = self.params.lsh_bucket_max if table == "dedup_bands" else \
             self.params.lead_key_max_postings
-        live = self._one_story(first, limit)
-        self._full[(table, key)] = (tuple(first), live)
+        holders = sorted(first)
+        groups = self._text_groups(holders, limit)
+        proposed = () if groups is None else tuple(sorted(
+            holders[i] for rows in groups for i in rows[:self.params.story_representatives]))
+        self._full[(table, key)] = (tuple(first), proposed)
         if len(self._full) > _FULL_KEYS_KEPT:
             self._full.popitem(last=False)
-        return live
+        return proposed
 
-    def _one_story(self, holders: list[int], limit: int,
-                   extra: np.ndarray | None = None) -> bool:
-        """Are these holders of a key (and the article with signature ``extra``) copies of
-        at most ``crowded_key_stories`` different texts (at most half of ``limit``)?"""
+    def _text_groups(self, holders: list[int], limit: int,
+                     extra: np.ndarray | None = None) -> list[np.ndarray] | None:
+        """The :func:`text_groups` of these holders of a key, in id order (and of the article
+        with signature ``extra`` last), or None when they are more than
+        ``crowded_key_stories`` (at most half of ``limit``): a crowded key."""
         stories = min(self.params.crowded_key_stories, max(1, limit // 2))
         signatures = self.signature_rows(np.array(sorted(holders), dtype=np.int64))
         if extra is not None:
             signatures = np.vstack([signatures, extra[None, :]])
-        return count_texts(signatures, COPY_JACCARD, stories) <= stories
+        groups = text_groups(signatures, COPY_JACCARD, stories)
+        return groups if len(groups) <= stories else None
 
     def _postings_of(self, bands: list[int], band_limit: int, leads: list[int],
                      lead_limit: int) -> dict[str, dict[int, list[int]]]:
@@ -419,11 +432,18 @@ class Index:
         """The MinHash values of these indexed articles, one row each, in their order."""
         if self._bulk:
             return self._bulk.signatures.rows(ids)
-        found = {r[0]: r[1] for r in select_in(
-            self.db, "SELECT article_id, signature FROM dedup_signatures "
-            "WHERE article_id IN ({marks})", ids.tolist())}
-        return np.frombuffer(b"".join(found[a] for a in ids.tolist()), dtype="<u4"
-                             ).reshape(len(ids), self.params.num_perm)
+        cache = self._signatures
+        wanted = ids.tolist()
+        missing = [a for a in wanted if a not in cache]
+        if missing:
+            for article_id, signature in select_in(
+                    self.db, "SELECT article_id, signature FROM dedup_signatures "
+                    "WHERE article_id IN ({marks})", missing):
+                cache[article_id] = signature
+            while len(cache) > _SIGNATURES_KEPT:
+                cache.popitem(last=False)
+        return np.frombuffer(b"".join(cache[a] for a in wanted), dtype="<u4"
+                             ).reshape(len(wanted), self.params.num_perm)
 
     def similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
         """Those of ``ids`` whose estimated Jaccard similarity with ``signature`` reaches
@@ -432,16 +452,9 @@ class Index:
             return ids
         if self._bulk:
             return self._bulk.signatures.similar(ids, signature, threshold)
-        ids_list = list(ids)
-        marks = ",".join("?" * len(ids_list))
-        rows = self.db.execute(
-            f"SELECT article_id, signature FROM dedup_signatures WHERE article_id IN ({marks})",
-            ids_list).fetchall()
-        if not rows:
-            return set()
-        stored = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), -1)
-        estimate = (stored == signature).mean(axis=1)
-        return {r[0] for r, j in zip(rows, estimate.tolist()) if j >= threshold}
+        wanted = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        agree = np.count_nonzero(self.signature_rows(wanted) == signature, axis=1)
+        return set(wanted[agree >= threshold * len(signature)].tolist())
 
     def site_group_counts(self, site_keys: Iterable[int]) -> dict[int, int]:
         """In how many site groups each of these site-paragraph keys occurs, counted up to

@@ -121,15 +121,15 @@ class StoryAssigner:
         if not candidates:
             write_single_stories(self.db, [article_id])
             if crowded:
-                flipped |= self._uncrowd(crowded)
+                flipped ^= self._uncrowd(crowded)
             self._review(flipped)
             return article_id
         raw_verdicts: dict[int, Verdict] = {}
         plan = representatives.plan(self.index, article_id, fp.signature, site, candidates,
                                     self.params.story_representatives)
-        flipped |= self._group_site_copies(article_id, site, plan, raw_verdicts)
+        flipped ^= self._group_site_copies(article_id, site, plan, raw_verdicts)
         if crowded:
-            flipped |= self._uncrowd(crowded)
+            flipped ^= self._uncrowd(crowded)
         self._link(article_id, fp.n_words, plan, raw_verdicts)
         self._review(flipped)
         return self._story_of(article_id)
@@ -220,15 +220,18 @@ class StoryAssigner:
 
     def _join_copies(self, article_id: int, links: list[tuple[int, Verdict]],
                      components: dict[int, int]) -> bool:
-        """Add a new article that duplicates articles of one component, which is one story,
-        to that story without reading it; False (nothing done) in any other case.
+        """Add a new article that duplicates or is contained in articles of one component,
+        which is one story, to that story without reading it; False (nothing done) in any
+        other case.
 
         What :func:`group_stories` would find: the article joins the core of the articles it
-        duplicates and adds no containment link, so every other core keeps a container and
-        the component stays one story, with the same smallest article id. Only the
-        ``stories`` row changes, by the new article's dates and site."""
+        duplicates, or is a core of its own contained in others; it contains no one, so no
+        other core gains a container, and every core that had one still reaches the story's
+        root core (or the one cycle it may now close). The component stays one story, with
+        the same smallest article id; only the ``stories`` row changes, by the new
+        article's dates and site."""
         if len(set(components.values())) != 1 or \
-                any(verdict.method != "duplicate" for _, verdict in links):
+                any(verdict.method not in ("duplicate", "a_in_b") for _, verdict in links):
             return False
         component = next(iter(components.values()))
         stories = {r[0] for r in select_in(
@@ -318,14 +321,20 @@ class StoryAssigner:
         site_links = self.index.site_links_within(members)
         if not links and not site_links:
             return set()
-        candidates: dict[int, set[int]] = {}
+        candidates: dict[int, tuple[set[int], Counter]] = {}
 
         def still_candidates(a: int, b: int) -> bool:
-            # from the later one: a key past its limit proposes its first holders to it
+            # Asked of the later one, as when it arrived: a key past its limit proposes its
+            # first holders to it, and a story with more candidates than representatives
+            # justifies a link to any of its articles (see .representatives).
             later, earlier = max(a, b), min(a, b)
             if later not in candidates:
-                candidates[later] = self.index.candidates(later, self._fingerprint(later))
-            return earlier in candidates[later]
+                found = self.index.candidates(later, self._fingerprint(later))
+                candidates[later] = (found, Counter(self.index.components_of(found).values()))
+            found, per_component = candidates[later]
+            return earlier in found or per_component[
+                self.index.components_of([earlier]).get(earlier)] > \
+                self.params.story_representatives
 
         gone = [(a, b) for a, b in links if not still_candidates(a, b)]
         if gone:
@@ -635,9 +644,10 @@ class _BatchReplay:
         index = self.assigner.index
         for i in np.flatnonzero(n_stored > limit).tolist():
             holders = stored[int(keys[i])][:limit + 1]
-            if index.full_key_live(table, int(keys[i]), holders):
-                out_rows.append(np.full(len(holders), rows[i]))
-                out_ids.append(np.array(holders, dtype=np.int64))
+            proposed = index.key_past_limit(table, int(keys[i]), holders)
+            if proposed:
+                out_rows.append(np.full(len(proposed), rows[i]))
+                out_ids.append(np.array(proposed, dtype=np.int64))
         self.slow.update(rows[(size > limit) & (n_stored <= limit)].tolist())
         if not out_rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
