@@ -198,10 +198,10 @@ class StoryAssigner:
         story, see :mod:`.representatives`) and merge their components."""
         links = self._verify(article_id, plan.every, raw_verdicts) if plan.every else []
         for group in plan.stories:
-            for other in group.representatives:
+            for other in group.representatives:  # until one takes the article in
                 found = self._verify(article_id, [other], raw_verdicts)
-                if found:
-                    links += found
+                links += found
+                if found and found[0][1].method in _JOINING:
                     break
         if not links:
             self._write_stories({article_id: article_id}, set())
@@ -231,7 +231,7 @@ class StoryAssigner:
         the same smallest article id; only the ``stories`` row changes, by the new
         article's dates and site."""
         if len(set(components.values())) != 1 or \
-                any(verdict.method not in ("duplicate", "a_in_b") for _, verdict in links):
+                any(verdict.method not in _JOINING for _, verdict in links):
             return False
         component = next(iter(components.values()))
         stories = {r[0] for r in select_in(
@@ -300,15 +300,16 @@ class StoryAssigner:
             for a in plan.every:
                 self._relink(a, b)
             for group in plan.stories:
-                any(self._relink(a, b) for a in group.representatives)
+                any(self._relink(a, b) in _JOINING for a in group.representatives)
         self._regroup({x for pair in pairs for x in pair})
 
-    def _relink(self, a: int, b: int) -> bool:
-        """Verify the indexed pair ``a`` < ``b`` and link it if it is one story."""
-        verdict = compare(self._prepared(a), self._prepared(b), self.params)
+    def _relink(self, a: int, b: int) -> str:
+        """Verify the indexed pair ``a`` < ``b``, link it if it is one story; the verdict's
+        method, ``b`` first."""
+        verdict = _flip(compare(self._prepared(a), self._prepared(b), self.params))
         if verdict.same_story:
-            self._insert_links(b, [(a, _flip(verdict))])
-        return verdict.same_story
+            self._insert_links(b, [(a, verdict)])
+        return verdict.method
 
     def _uncrowd(self, crowded: list[tuple[str, int]]) -> set[int]:
         """Drop the story links and site links between articles under these just-crowded
@@ -482,6 +483,11 @@ class StoryAssigner:
             self.db.execute(f"DELETE FROM stories WHERE id IN ({marks})", list(gone))
         for story, articles in by_story.items():
             write_story(self.db, story, articles)
+
+
+#: Verdicts (new article first) that put the new article into the other's story: a link
+#: where it contains the other only makes it a container the other core may choose.
+_JOINING = ("duplicate", "a_in_b")
 
 
 def _flip(v: Verdict) -> Verdict:
