@@ -13,21 +13,32 @@ stories of 2 copies, each joined once, so every measured copy joins a 2-copy sto
 Prints per size: stories the copies make (1 = one story), CPU per joining copy (median and
 mean), its ratio to the 2-copy story's, links per joining copy and links per copy stored.
 
-    python bench/story_scale.py                      # sizes 2,100,1000,5000 (about 3 minutes)
+``--crawl DIR`` instead compares the ordinary crawl's dedup CPU per article with the code of
+another checkout ``DIR`` (say the main branch before this change): both replay the labelled
+syndication set of ``bench/dedup_quality.py`` (24 sites, copies of every kind, template
+stories) through ``StoryAssigner.add`` in fresh processes, taking turns, and print the CPU per
+article of each round and the ratio of the medians.
+
+    python bench/story_scale.py                      # sizes 2,100,1000,5000 (a few minutes)
     python bench/story_scale.py --sizes 2,100 --joins 20
+    python bench/story_scale.py --crawl /work/main   # this checkout against another
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# the checkout whose crawler package is measured (``--code``, set by ``--crawl``'s runs)
+CODE = Path(sys.argv[sys.argv.index("--code") + 1]) if "--code" in sys.argv else ROOT
+sys.path.insert(0, str(CODE))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import random  # noqa: E402
@@ -82,6 +93,45 @@ def copy_of(body: dict, i: int, rng: random.Random, words: list[str]) -> tuple[s
                                  words)
 
 
+def replay_crawl(corpus: Path, seed: int) -> dict:
+    """CPU seconds per article of ``StoryAssigner.add`` over the labelled syndication set,
+    replayed once in a shuffled order (the code of ``--code``)."""
+    docs = syndication.build(seed=seed, corpus=corpus).docs
+    random.Random(seed).shuffle(docs)
+    params = DedupParams()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = store.open_db(Path(tmp) / "crawl.db")
+        assigner = StoryAssigner(db, params)
+        total = 0.0
+        for d in docs:
+            fp = fingerprint(d.text, title=d.title, params=params)
+            with store.transaction(db):
+                article_id, _ = store.insert_article(db, {
+                    "url": f"https://{d.site}/{d.id}", "site": d.site, "title": d.title,
+                    "published": d.published, "text": d.text})
+                t0 = time.process_time()
+                assigner.add(article_id, fp)
+                total += time.process_time() - t0
+        stories = db.execute("SELECT count(DISTINCT story_id) FROM articles").fetchone()[0]
+    return {"articles": len(docs), "cpu_ms": total / len(docs) * 1000, "stories": stories}
+
+
+def compare_crawl(other: Path, corpus: Path, seed: int, rounds: int) -> None:
+    """This checkout against ``other`` on the ordinary crawl, in fresh processes taking turns."""
+    runs: dict[str, list[float]] = {"this": [], "other": []}
+    for round_ in range(rounds):
+        for side, code in (("other", other), ("this", ROOT)):
+            out = subprocess.run(
+                [sys.executable, __file__, "--replay", "--code", str(code), "--corpus", str(corpus),
+                 "--seed", str(seed)], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            runs[side].append(r["cpu_ms"])
+            print(f"  round {round_ + 1} {side:5} ({code}): {r['cpu_ms']:.2f} ms CPU an article, "
+                  f"{r['articles']} articles, {r['stories']} stories", flush=True)
+    this, base = statistics.median(runs["this"]), statistics.median(runs["other"])
+    print(f"  median: this {this:.2f} ms, other {base:.2f} ms an article: {this / base:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="2,100,1000,5000",
@@ -91,7 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path,
                     default=Path(os.environ.get("CRAWLER_CORPUS", syndication.CORPUS)),
                     help="the shared test corpus (default: $CRAWLER_CORPUS or ../shared/corpus)")
+    ap.add_argument("--crawl", type=Path, metavar="DIR",
+                    help="compare the ordinary crawl's dedup CPU with the checkout DIR instead")
+    ap.add_argument("--rounds", type=int, default=3, help="--crawl: rounds of each side")
+    ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--replay", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.replay:
+        print(json.dumps(replay_crawl(args.corpus, args.seed)))
+        return 0
+    if args.crawl:
+        compare_crawl(args.crawl, args.corpus, args.seed, args.rounds)
+        return 0
     sizes = [int(x) for x in args.sizes.split(",") if x]
     params = DedupParams()
     rng = random.Random(args.seed)

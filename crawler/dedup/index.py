@@ -44,9 +44,9 @@ META_KEY = "dedup_sketch"
 #: (:func:`text_groups`): copies with other chrome or an update agree on 0.8 and more of
 #: their MinHash values, unrelated texts sharing a band of common words on 0.1 to 0.3.
 COPY_JACCARD = 0.5
-#: Verdicts on keys past their limit kept in memory (each holds up to ``limit + 1`` ids), and
+#: Verdicts on keys past their limit kept in memory (each with the few ids it proposes), and
 #: signatures (512 bytes each): the first holders of a big story's keys are read again and
-#: again.
+#: again. Together a few MB.
 _FULL_KEYS_KEPT = 4096
 _SIGNATURES_KEPT = 8192
 #: Set in ``meta`` while a rebuild runs: an index it left half-written is refused.
@@ -178,10 +178,11 @@ class Index:
         ensure_schema(db)
         self._check_parameters()
         self._bulk: _Bulk | None = None
-        # (table, key) -> (its first limit + 1 holders, what it proposes) of keys past their
-        # limit; article id -> stored signature of the articles read lately
-        self._full: OrderedDict[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...]]] = \
-            OrderedDict()
+        # table -> key -> ((count, smallest, largest id) of its first limit + 1 holders, what
+        # it proposes) of keys past their limit; article id -> stored signature of the
+        # articles read lately
+        self._full: dict[str, OrderedDict[int, tuple[tuple[int, int, int], tuple[int, ...]]]] = \
+            {"dedup_bands": OrderedDict(), "dedup_leads": OrderedDict()}
         self._signatures: OrderedDict[int, bytes] = OrderedDict()
 
     @classmethod
@@ -319,22 +320,19 @@ class Index:
         p = self.params
         limits = {"dedup_bands": p.lsh_bucket_max, "dedup_leads": p.lead_key_max_postings}
         keys = {"dedup_bands": bands.tolist(), "dedup_leads": fp.lead_keys.tolist()}
-        full = {table: {k: self._full[(table, k)] for k in keys[table]
-                        if (table, k) in self._full} for table in keys}
-        for table, table_full in full.items():
-            for key in table_full:
-                self._full.move_to_end((table, key))
-        postings = self._postings_of(
-            [k for k in keys["dedup_bands"] if k not in full["dedup_bands"]],
-            p.lsh_bucket_max + 1,
-            [k for k in keys["dedup_leads"] if k not in full["dedup_leads"]],
-            p.lead_key_max_postings + 1)
+        full = {table: self._full[table].keys() & keys[table] for table in keys}
+        for table, known in full.items():
+            if known:
+                keys[table] = [k for k in keys[table] if k not in known]
+        postings = self._postings_of(keys["dedup_bands"], p.lsh_bucket_max + 1,
+                                     keys["dedup_leads"], p.lead_key_max_postings + 1)
         found: set[int] = set()
         crowded: list[tuple[str, int]] = []
         for table, limit in limits.items():
             live: set[int] = set()
-            for key, (_, proposed) in full[table].items():
-                live.update(proposed)
+            for key in full[table]:
+                self._full[table].move_to_end(key)
+                live.update(self._full[table][key][1])
             for key, ids in postings[table].items():
                 size = len(ids) + (article_id not in ids)
                 if size <= limit:
@@ -356,8 +354,10 @@ class Index:
         they are many different texts (common words, chrome); else the first
         ``story_representatives`` holders of each text, enough to find the story (the verdict
         is kept, bounded: it cannot change)."""
-        known = self._full.get((table, key))
-        if known is not None and known[0] == tuple(first):
+        held = (len(first), min(first), max(first))  # identifies them: holders only grow
+        kept = self._full[table]
+        known = kept.get(key)
+        if known is not None and known[0] == held:
             return known[1]
         limit = self.params.lsh_bucket_max if table == "dedup_bands" else \
             self.params.lead_key_max_postings
@@ -365,9 +365,9 @@ class Index:
         groups = self._text_groups(holders, limit)
         proposed = () if groups is None else tuple(sorted(
             holders[i] for rows in groups for i in rows[:self.params.story_representatives]))
-        self._full[(table, key)] = (tuple(first), proposed)
-        if len(self._full) > _FULL_KEYS_KEPT:
-            self._full.popitem(last=False)
+        kept[key] = (held, proposed)
+        if len(kept) > _FULL_KEYS_KEPT:
+            kept.popitem(last=False)
         return proposed
 
     def _text_groups(self, holders: list[int], limit: int,
