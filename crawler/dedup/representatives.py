@@ -47,10 +47,6 @@ class Plan:
     def __bool__(self) -> bool:
         return bool(self.every or self.stories)
 
-    def articles(self) -> set[int]:
-        return {*self.every, *(a for g in self.stories for a in (*g.representatives,
-                                                                  *g.same_site))}
-
 
 def plan(index: Index, article_id: int, signature: np.ndarray, site: str | None,
          candidates: set[int], representatives: int) -> Plan:
@@ -64,7 +60,7 @@ def plan(index: Index, article_id: int, signature: np.ndarray, site: str | None,
     by_component: dict[int, list[int]] = defaultdict(list)
     for candidate in sorted(candidates):
         by_component[components[candidate]].append(candidate)
-    every = [c for ids in by_component.values() if len(ids) <= representatives for c in ids]
+    every = sorted(c for ids in by_component.values() if len(ids) <= representatives for c in ids)
     big = [ids for ids in by_component.values() if len(ids) > representatives]
     if not big:
         return Plan(every)
