@@ -47,7 +47,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "unique": [["url"]],
         # fetched_url: known-URL lookups (known_urls, article_id_for) match either URL; without
         # this index each lookup scanned the whole table, once per feed entry.
-        "indexes": [["story_id"], ["site"], ["published"], ["first_seen"], ["fetched_url"]],
+        "indexes": [["story_id", "site"], ["site"], ["published"], ["first_seen"], ["fetched_url"]],
     },
     "article_feeds": {
         "columns": {"article_id": int, "feed_id": int, "first_seen": str},

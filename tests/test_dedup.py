@@ -531,7 +531,8 @@ def test_a_lead_key_that_becomes_common_stops_proposing_candidates_in_any_order(
 def linked_pairs(crawl: Crawl, key_of: dict[int, str]) -> set[tuple[str, str, str]]:
     """The verified links as (key, key, how the first relates to the second), whatever ids
     the articles got."""
-    flip = {"contained_in": "contains", "contains": "contained_in", "duplicate": "duplicate"}
+    flip = {"contained_in": "contains", "contains": "contained_in", "duplicate": "duplicate",
+            "update": "update"}
     pairs = set()
     for a, b, method in crawl.db.execute("SELECT article_id, other_id, method FROM article_links"):
         a, b = key_of[a], key_of[b]
