@@ -570,8 +570,10 @@ def build_part(part: str, seed: int = 1, n_sites: int = 24, heavy: tuple[int, ..
                 title, ps = kind.write(slots, lang)
                 date = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
                 place(story, "original", lang, title, "\n\n".join(ps), date, "template", robot_site)
-                for _ in range(rng.randint(1, 2)):
-                    place(story, "template copy", lang, title, "\n\n".join(ps), date, "template")
+                for _ in range(rng.randint(1, 2)):  # other chrome, promo, re-dated, read-more tail
+                    body, new_date = transform(rng.choice(["chrome", "chrome", "promo", "redated", "tail"]),
+                                               ps, lang, rng, vocab.get(lang, []))
+                    place(story, "template copy", lang, title, body, new_date or date, "template")
                 if kind.update and rng.random() < 0.4:
                     new_title, new_ps, changed = kind.updated(slots, rng, lang)
                     place(story, "updated", lang, new_title, "\n\n".join(new_ps), date, "template",
