@@ -144,8 +144,10 @@ def kind_recall(docs, predicted: dict[int, int], kinds: tuple[str, ...]) -> tupl
     return (hit / total if total else 1.0), total
 
 
-def apart_merges(labelled: syndication.LabelledSet, predicted: dict[int, int]) -> dict[str, tuple[int, int]]:
-    """Per must-stay-apart case: (story pairs merged, story pairs checked)."""
+def apart_merges(labelled: syndication.LabelledSet, predicted: dict[int, int],
+                 detail: dict[str, int] | None = None) -> dict[str, tuple[int, int]]:
+    """Per must-stay-apart case: (story pairs merged, story pairs checked). Merged template
+    pairs are counted by template kind and language into ``detail``."""
     clusters_of_story = defaultdict(set)
     for d in labelled.docs:
         clusters_of_story[d.story].add(predicted[d.id])
@@ -156,6 +158,9 @@ def apart_merges(labelled: syndication.LabelledSet, predicted: dict[int, int]) -
             for a, b in itertools.combinations(group, 2):
                 checked += 1
                 merged += bool(clusters_of_story[a] & clusters_of_story[b])
+                if detail is not None and case == "templates" and clusters_of_story[a] & clusters_of_story[b]:
+                    label = " ".join(a.split("-")[1:3])
+                    detail[label] = detail.get(label, 0) + 1
         out[case] = (merged, checked)
     return out
 
@@ -179,8 +184,7 @@ CATEGORIES: list[tuple[str, object]] = [
     ("updated", lambda d: d.kind == "updated"),
     ("updated, real text", lambda d: d.kind == "updated" and d.group != "template"),
     ("updated, template", lambda d: d.kind == "updated" and d.group == "template"),
-    ("template copy", lambda d: d.group == "template" and d.kind != "updated"
-     or d.story.startswith("template-") and d.kind == "chrome"),
+    ("template copies", lambda d: d.group == "template" and d.kind != "updated"),
     ("heavy syndication", lambda d: d.group == "heavy"),
 ]
 
@@ -246,12 +250,13 @@ def evaluate(labelled: syndication.LabelledSet, predicted: dict[int, int]) -> di
     docs = labelled.docs
     light = [d for d in docs if d.group != "heavy"]
     overall = pair_scores(light, {d.id: predicted[d.id] for d in light})
-    merges = apart_merges(labelled, predicted)
+    template_merges: dict[str, int] = {}
+    merges = apart_merges(labelled, predicted, template_merges)
     heavy = heavy_stories(docs, predicted)
     figures = {"precision": overall["P"], "recall": overall["R"], "F1": overall["F1"],
                "with heavy": pair_scores(docs, predicted),
                "categories": {name: category_scores(docs, predicted, member) for name, member in CATEGORIES},
-               "apart": merges, "heavy": heavy,
+               "apart": merges, "template merges": template_merges, "heavy": heavy,
                "must-stay-apart merges": sum(m for m, _ in merges.values()),
                "heavy stories split": sum(n > 1 for _, _, n in heavy)}
     for name in ("updated", "teaser", "spun 10-30%"):
@@ -271,6 +276,9 @@ def print_seed(figures: dict, baselines: dict[str, dict]) -> None:
             print(f"  {name:22} {fmt(c['R']):>7} {fmt(c['P']):>9} {c['false']:>12} {c['true']:>10} {c['docs']:>5}")
     print("  must stay apart (story pairs merged / checked): " +
           ", ".join(f"{case} {m}/{n}" for case, (m, n) in figures["apart"].items()))
+    if figures["template merges"]:
+        print("  template story pairs merged by kind: " +
+              ", ".join(f"{k} {n}" for k, n in sorted(figures["template merges"].items())))
     if figures["heavy"]:
         print("  heavy syndication (copies -> stories): " +
               ", ".join(f"{copies} -> {n}" for _, copies, n in figures["heavy"]))

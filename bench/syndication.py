@@ -397,7 +397,7 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
             group.append(story)
             text = template_event(template, rng, lang)
             for kind in ("original", "chrome", "chrome"):
-                place(story, kind, lang, f"{family} {event}", text, "2024-03-01")
+                place(story, kind, lang, f"{family} {event}", text, "2024-03-01", group="template")
         groups.append(group)
     out.apart["templates"] = groups
 
