@@ -393,15 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     per_seed, orders_ok, cpu = {}, True, 0.0
     with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_seed, args, params, seed, check) for seed, check in zip(seeds, checks)]
-        for future in concurrent.futures.as_completed(futures):
-            seed, _, _, seconds = future.result()
-            print(f"  seed {seed} done ({seconds:.0f} s CPU)", file=sys.stderr, flush=True)
-        for future in futures:
+        for future in concurrent.futures.as_completed(futures):  # each seed's report when done
             seed, text, figures, seconds = future.result()
-            print(text, end="")
+            print(text + f"  ({seconds:.0f} s CPU)", flush=True)
             per_seed[seed] = figures
             orders_ok &= figures["order and rebuild"] is not False
             cpu += seconds
+    per_seed = {seed: per_seed[seed] for seed in seeds}
     ok = print_targets(per_seed)
     print(f"\n{'all targets met' if ok else 'targets not met'} on part {args.part} "
           f"(worst of {len(seeds)} seed{'s' * (len(seeds) > 1)}); order and rebuild checks: "
