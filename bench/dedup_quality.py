@@ -7,15 +7,19 @@ For each seed: pairwise precision / recall / F1 of the project (and, in the same
 text-hash dedup and datasketch MinHashLSH with its defaults), recall, precision and false
 merges per category of copy, merges among the cases that must stay apart, how many stories
 each heavily syndicated story became; then the targets of issue 24 on every seed and the
-worst seed, PASS/FAIL. On the first seed it also checks that another arrival order and
-``rebuild`` give the same stories.
+worst seed, PASS/FAIL. With --order-check it also checks that another arrival order and
+``rebuild`` give the same stories. Seeds run in parallel processes (--jobs).
 
-    python bench/dedup_quality.py --part dev|test [--seeds 1,2,3] [--heavy 60,110,160]
+    python bench/dedup_quality.py --part dev|test [--seeds 1,2,3] [--heavy 60,160]
         [--order-check first|all|none] [--set DEDUP_X=value ...]
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import contextlib
+import io
+import os
 import hashlib
 import itertools
 import random
@@ -48,7 +52,7 @@ def run_project(docs: list[syndication.Doc], params: DedupParams, order_seed: in
     db = store.open_db(workdir / f"quality-{order_seed}.db")
     assigner = StoryAssigner(db, params)
     doc_of_article = {}
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for doc in order:
         fp = fingerprint(doc.text, title=doc.title, params=params)
         with store.transaction(db):
@@ -57,9 +61,9 @@ def run_project(docs: list[syndication.Doc], params: DedupParams, order_seed: in
                 "published": doc.published, "text": doc.text, "language": doc.lang})
             assigner.add(article_id, fp)
         doc_of_article[article_id] = doc.id
-    seconds = time.perf_counter() - t0
+    seconds = time.process_time() - t0
     stories = {doc_of_article[a]: s for a, s in db.execute("SELECT id, story_id FROM articles")}
-    info = {"seconds": seconds}
+    info = {"cpu": seconds}
     if check_rebuild:
         rebuild(db, params, workers=0)
         rebuilt = {doc_of_article[a]: s for a, s in db.execute("SELECT id, story_id FROM articles")}
@@ -140,8 +144,10 @@ def kind_recall(docs, predicted: dict[int, int], kinds: tuple[str, ...]) -> tupl
     return (hit / total if total else 1.0), total
 
 
-def apart_merges(labelled: syndication.LabelledSet, predicted: dict[int, int]) -> dict[str, tuple[int, int]]:
-    """Per must-stay-apart case: (story pairs merged, story pairs checked)."""
+def apart_merges(labelled: syndication.LabelledSet, predicted: dict[int, int],
+                 detail: dict[str, int] | None = None) -> dict[str, tuple[int, int]]:
+    """Per must-stay-apart case: (story pairs merged, story pairs checked). Merged template
+    pairs are counted by template kind and language into ``detail``."""
     clusters_of_story = defaultdict(set)
     for d in labelled.docs:
         clusters_of_story[d.story].add(predicted[d.id])
@@ -152,6 +158,9 @@ def apart_merges(labelled: syndication.LabelledSet, predicted: dict[int, int]) -
             for a, b in itertools.combinations(group, 2):
                 checked += 1
                 merged += bool(clusters_of_story[a] & clusters_of_story[b])
+                if detail is not None and case == "templates" and clusters_of_story[a] & clusters_of_story[b]:
+                    label = " ".join(a.split("-")[1:3])
+                    detail[label] = detail.get(label, 0) + 1
         out[case] = (merged, checked)
     return out
 
@@ -175,8 +184,7 @@ CATEGORIES: list[tuple[str, object]] = [
     ("updated", lambda d: d.kind == "updated"),
     ("updated, real text", lambda d: d.kind == "updated" and d.group != "template"),
     ("updated, template", lambda d: d.kind == "updated" and d.group == "template"),
-    ("template copy", lambda d: d.group == "template" and d.kind != "updated"
-     or d.story.startswith("template-") and d.kind == "chrome"),
+    ("template copies", lambda d: d.group == "template" and d.kind != "updated"),
     ("heavy syndication", lambda d: d.group == "heavy"),
 ]
 
@@ -242,12 +250,13 @@ def evaluate(labelled: syndication.LabelledSet, predicted: dict[int, int]) -> di
     docs = labelled.docs
     light = [d for d in docs if d.group != "heavy"]
     overall = pair_scores(light, {d.id: predicted[d.id] for d in light})
-    merges = apart_merges(labelled, predicted)
+    template_merges: dict[str, int] = {}
+    merges = apart_merges(labelled, predicted, template_merges)
     heavy = heavy_stories(docs, predicted)
     figures = {"precision": overall["P"], "recall": overall["R"], "F1": overall["F1"],
                "with heavy": pair_scores(docs, predicted),
                "categories": {name: category_scores(docs, predicted, member) for name, member in CATEGORIES},
-               "apart": merges, "heavy": heavy,
+               "apart": merges, "template merges": template_merges, "heavy": heavy,
                "must-stay-apart merges": sum(m for m, _ in merges.values()),
                "heavy stories split": sum(n > 1 for _, _, n in heavy)}
     for name in ("updated", "teaser", "spun 10-30%"):
@@ -267,6 +276,9 @@ def print_seed(figures: dict, baselines: dict[str, dict]) -> None:
             print(f"  {name:22} {fmt(c['R']):>7} {fmt(c['P']):>9} {c['false']:>12} {c['true']:>10} {c['docs']:>5}")
     print("  must stay apart (story pairs merged / checked): " +
           ", ".join(f"{case} {m}/{n}" for case, (m, n) in figures["apart"].items()))
+    if figures["template merges"]:
+        print("  template story pairs merged by kind: " +
+              ", ".join(f"{k} {n}" for k, n in sorted(figures["template merges"].items())))
     if figures["heavy"]:
         print("  heavy syndication (copies -> stories): " +
               ", ".join(f"{copies} -> {n}" for _, copies, n in figures["heavy"]))
@@ -354,10 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--template-events", type=int, default=syndication.TEMPLATE_EVENTS,
                     help="events (stories) per template kind and language (default %(default)s)")
     ap.add_argument("--sites", type=int, default=24, help="sites carrying the copies (default %(default)s)")
-    ap.add_argument("--order-check", choices=["first", "all", "none"], default="first",
-                    help="check another arrival order and rebuild on the first seed, every seed or none")
+    ap.add_argument("--order-check", choices=["first", "all", "none"], default="none",
+                    help="also check that another arrival order and a rebuild give the same stories, on "
+                         "the first seed or every seed (two more runs each; default none)")
     ap.add_argument("--no-order-check", action="store_const", const="none", dest="order_check",
                     help="same as --order-check none")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="seeds run in this many processes at once (default: the CPUs, %(default)s)")
     ap.add_argument("--no-baselines", action="store_true", help="skip exact hash and plain MinHashLSH")
     ap.add_argument("--set", action="append", default=[], metavar="DEDUP_X=V",
                     help="override a dedup setting")
@@ -371,33 +386,46 @@ def main(argv: list[str] | None = None) -> int:
         ap.exit(2, f"dedup_quality: bad --set: {e}\n")
     if not syndication.CORPUS.is_dir():
         ap.exit(2, f"dedup_quality: no corpus at {syndication.CORPUS} (set CRAWLER_CORPUS)\n")
-    print(f"part {args.part}, seeds {','.join(map(str, seeds))}; params: {params}")
-    per_seed, orders_ok = {}, True
-    cpu0 = time.process_time()
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, seed in enumerate(seeds):
-            labelled = build_set(args.part, seed, args)
-            check = args.order_check == "all" or args.order_check == "first" and i == 0
-            print(f"\nseed {seed}: {describe(labelled)}")
-            workdir = Path(tmp) / f"seed-{seed}"
-            workdir.mkdir()
-            project, info = run_project(labelled.docs, params, 1, workdir, check_rebuild=check)
-            print(f"  project: {len(labelled.docs) / info['seconds']:.0f} articles/s (sketch + store + verify)")
-            baselines = {} if args.no_baselines else {
-                "exact text hash": pair_scores(labelled.docs, run_exact_hash(labelled.docs)),
-                "datasketch MinHashLSH defaults, whole text":
-                    pair_scores(labelled.docs, run_datasketch_default(labelled.docs))}
-            per_seed[seed] = evaluate(labelled, project)
-            print_seed(per_seed[seed], baselines)
-            if check:
-                orders_ok &= order_check(labelled, params, project, info, workdir)
+    jobs = max(1, min(args.jobs, len(seeds)))
+    print(f"part {args.part}, seeds {','.join(map(str, seeds))}, {jobs} process(es); params: {params}",
+          flush=True)
+    checks = [args.order_check == "all" or args.order_check == "first" and i == 0 for i in range(len(seeds))]
+    per_seed, orders_ok, cpu = {}, True, 0.0
+    with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(run_seed, args, params, seed, check) for seed, check in zip(seeds, checks)]
+        for future in concurrent.futures.as_completed(futures):  # each seed's report when done
+            seed, text, figures, seconds = future.result()
+            print(text + f"  ({seconds:.0f} s CPU)", flush=True)
+            per_seed[seed] = figures
+            orders_ok &= figures["order and rebuild"] is not False
+            cpu += seconds
+    per_seed = {seed: per_seed[seed] for seed in seeds}
     ok = print_targets(per_seed)
     print(f"\n{'all targets met' if ok else 'targets not met'} on part {args.part} "
           f"(worst of {len(seeds)} seed{'s' * (len(seeds) > 1)}); order and rebuild checks: "
-          f"{'passed' if orders_ok else 'FAILED'}{' (not run)' if args.order_check == 'none' else ''}; "
-          f"CPU {time.process_time() - cpu0:.0f} s")
+          + ("not run (--order-check first|all)" if not any(checks) else "passed" if orders_ok else "FAILED")
+          + f"; CPU {cpu:.0f} s")
     return 0
 
+
+def run_seed(args: argparse.Namespace, params: DedupParams, seed: int, check: bool) -> tuple:
+    """Build, run and score one seed (in a worker process): (seed, report text, figures, CPU s)."""
+    cpu0 = time.process_time()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), tempfile.TemporaryDirectory() as tmp:
+        labelled = build_set(args.part, seed, args)
+        print(f"\nseed {seed}: {describe(labelled)}")
+        project, info = run_project(labelled.docs, params, 1, Path(tmp), check_rebuild=check)
+        print(f"  project: {len(labelled.docs) / info['cpu']:.0f} articles per CPU second "
+              f"(sketch + store + verify)")
+        baselines = {} if args.no_baselines else {
+            "exact text hash": pair_scores(labelled.docs, run_exact_hash(labelled.docs)),
+            "datasketch MinHashLSH defaults, whole text":
+                pair_scores(labelled.docs, run_datasketch_default(labelled.docs))}
+        figures = evaluate(labelled, project)
+        print_seed(figures, baselines)
+        figures["order and rebuild"] = order_check(labelled, params, project, info, Path(tmp)) if check else None
+    return seed, out.getvalue(), figures, time.process_time() - cpu0
 
 if __name__ == "__main__":
     sys.exit(main())

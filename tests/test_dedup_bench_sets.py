@@ -34,8 +34,8 @@ def test_dev_and_test_share_no_source_body(corpus):
     assert not dev_paragraphs & {p for b in test for p in b["paragraphs"] if len(p.split()) >= 8}
 
 
-def test_parts_use_their_own_bodies_and_template_kinds(parts):
-    split = syndication.split_bodies(syndication.CORPUS)
+def test_parts_use_their_own_bodies_and_template_kinds(parts, corpus):
+    split = syndication.split_bodies(corpus)
     for part, labelled in parts.items():
         own = {b["id"] for b in split[part]}
         real = {d.story for d in labelled.docs if d.group == "real"}
