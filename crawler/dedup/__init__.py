@@ -55,6 +55,8 @@ class DedupParams:
     #: differing than figures agreeing) mark another event of one template, unless more than
     #: this many other words per differing name or figure were replaced (a spun copy).
     words_per_slot: float = 0.5
+    #: ...and at least this many names must differ (one, a weekday say, changes in an update).
+    names_changed: int = 2
     #: Facts veto: numbers that differ between the aligned texts; at least this many, and more
     #: than the numbers they agree on, mark two stories written from one template...
     fact_conflicts: int = 2

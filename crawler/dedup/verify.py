@@ -23,8 +23,9 @@ below ``short_words`` words, where shared names and stock phrases of two reports
 weigh more), at most ``max_novel`` of A is novel, and A has at least ``min_words`` words. Two
 texts contained in each other are duplicates; one contained in the other is a teaser or part of
 it. Where the shared paragraphs disagree on figures, either is vetoed as another event when
-names were replaced too, more names and figures differ than figures agree, and at most
-``words_per_slot`` other words were replaced per differing name or figure, or when at
+at least ``names_changed`` names were replaced too, more names and figures differ than
+figures agree, and at most ``words_per_slot`` other words were replaced per differing name or
+figure (an update may change one name: a weekday, a deadline), or when at
 least ``fact_conflicts`` figures differ, more than agree, and the texts share fewer than
 ``words_per_changed_figure`` words per differing figure (a robot report is mostly slots; an
 updated version is mostly its own text). What is not vetoed is an *update*: one story, its
@@ -236,7 +237,8 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
         free = min(int(np.count_nonzero(cov_a_words & shared_a[a.paragraph])),
                    int(np.count_nonzero(cov_b_words & shared_b[b.paragraph])))
         slots = names + conflicts
-        if names >= 1 and others <= params.words_per_slot * slots and slots > agreements:
+        if names >= params.names_changed and others <= params.words_per_slot * slots and \
+                slots > agreements:
             method, reason = "", "other names and figures"
         elif conflicts >= params.fact_conflicts and conflicts > agreements and \
                 free < params.words_per_changed_figure * conflicts:
