@@ -13,15 +13,23 @@ Nothing of the corpus is stored in the repository: the set is rebuilt from it at
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
-SEEDS = ROOT.parent / "shared" / "seeds"
+# as tests/conftest.py: the env overrides; a worktree two levels down also finds /work/shared
+_SHARED = next((p / "shared" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared").is_dir()),
+               ROOT.parent / "shared")
+CORPUS = Path(os.environ.get("CRAWLER_CORPUS", _SHARED / "corpus"))
+SEEDS = Path(os.environ.get("CRAWLER_SEEDS", _SHARED / "seeds"))
 
 WORD = re.compile(r"[^\W\d_]{3,}")
 NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -37,6 +45,10 @@ class Doc:
     title: str
     text: str
     published: str
+    #: which part of the set: real (corpus stories), template, heavy, seed, background, quoting, brief
+    group: str = "real"
+    #: figures an updated version changed
+    figures_changed: int = 0
 
 
 @dataclass
@@ -137,7 +149,13 @@ def make_sites(rng: random.Random, n: int) -> list[Site]:
 
 
 def load_bodies(corpus: Path = CORPUS, min_words: int = 80) -> list[dict]:
-    """Real article bodies with at least ``min_words`` words, in a stable order."""
+    """Real article bodies with at least ``min_words`` words, in a stable order (a new list of
+    the bodies read once a process: callers shuffle it, none changes a body)."""
+    return list(_load_bodies(Path(corpus), min_words))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_bodies(corpus: Path, min_words: int) -> tuple[dict, ...]:
     paths = sorted(corpus.glob("news-pages/*/*.json")) + \
         sorted(corpus.glob("extraction-benchmark/ground-truth/*.json"))
     bodies = []
@@ -160,8 +178,20 @@ def load_bodies(corpus: Path = CORPUS, min_words: int = 80) -> list[dict]:
         if len(paragraphs) < 3:
             continue
         bodies.append({"id": d["id"], "lang": d.get("lang") or "en", "title": d.get("title") or "",
-                       "paragraphs": paragraphs, "published": d.get("published") or "2024-01-01"})
-    return bodies
+                       "paragraphs": paragraphs, "published": d.get("published") or "2024-01-01",
+                       "source": source_of(d)})
+    return tuple(bodies)
+
+
+def source_of(page: dict) -> str:
+    """The publisher a corpus page comes from: its host without ``www.``."""
+    host = urlsplit(page.get("url") or "").hostname or page.get("publisher") or page["id"]
+    return host.removeprefix("www.")
+
+
+def part_of(source: str) -> str:
+    """``dev`` or ``test``, from a stable hash of the source: all pages of a publisher on one side."""
+    return "dev" if hashlib.sha1(source.encode("utf-8")).digest()[0] % 2 == 0 else "test"
 
 
 def vocabulary(bodies: list[dict]) -> dict[str, list[str]]:
@@ -339,10 +369,10 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         bodies = bodies[:n_stories]
 
     def place(story: str, kind: str, lang: str, title: str, body: str, published: str,
-              site: Site | None = None) -> Doc:
+              group: str = "real", site: Site | None = None) -> Doc:
         site = site or rng.choice(sites)
         return out.add(story=story, kind=kind, site=site.name, lang=lang, title=title,
-                       text=site.dress(body), published=published)
+                       text=site.dress(body), published=published, group=group)
 
     # 1. real stories and their copies
     for b in bodies:
@@ -356,15 +386,7 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
             place(story, kind, lang, title, body, date or b["published"])
 
     # 2. the seeds: different stories on one topic, each with copies
-    seed_stories = []
-    for path in sorted(seeds.glob("*.txt")):
-        story = "seed-" + path.stem
-        seed_stories.append(story)
-        paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n") if p.strip()]
-        for kind in ["original", "chrome", "teaser", "redated", "spun20", "person", "edited"]:
-            body, date = transform(kind, paragraphs, "de", rng, vocab["de"])
-            place(story, kind, "de", paragraphs[0], body, date or "2025-02-06")
-    out.apart["seeds"] = [seed_stories]
+    out.apart["seeds"] = [add_seeds(place, seeds, rng, vocab["de"])]
 
     # 3. template stories: different events apart, copies of one event together
     groups = []
@@ -375,11 +397,35 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
             group.append(story)
             text = template_event(template, rng, lang)
             for kind in ("original", "chrome", "chrome"):
-                place(story, kind, lang, f"{family} {event}", text, "2024-03-01")
+                place(story, kind, lang, f"{family} {event}", text, "2024-03-01", group="template")
         groups.append(group)
     out.apart["templates"] = groups
 
-    # 4. different stories from one wire sharing background paragraphs
+    add_apart_cases(out, place, held_out, bodies, "briefs.example")
+    return out
+
+
+Place = Callable[..., Doc]
+
+
+def add_seeds(place: Place, seeds: Path, rng: random.Random, words: list[str]) -> list[str]:
+    """The two seed articles (different stories on one topic) with copies; their story ids."""
+    seed_stories = []
+    for path in sorted(seeds.glob("*.txt")):
+        story = "seed-" + path.stem
+        seed_stories.append(story)
+        paragraphs = [p.strip() for p in path.read_text(encoding="utf-8").split("\n") if p.strip()]
+        for kind in ["original", "chrome", "teaser", "redated", "spun20", "person", "edited"]:
+            body, date = transform(kind, paragraphs, "de", rng, words)
+            place(story, kind, "de", paragraphs[0], body, date or "2025-02-06", group="seed")
+    return seed_stories
+
+
+def add_apart_cases(out: LabelledSet, place: Place, held_out: list[dict], bodies: list[dict],
+                    brief_site_name: str) -> None:
+    """Must-stay-apart cases from real bodies: shared background (``held_out[:24]``), quoting
+    (among ``bodies``), one site's briefs (``held_out[24:36]``)."""
+    # different stories from one wire sharing background paragraphs
     groups = []
     for i in range(8):
         a, b, bg = held_out[3 * i], held_out[3 * i + 1], held_out[3 * i + 2]
@@ -390,11 +436,11 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
             pair.append(story)
             text = "\n\n".join(own["paragraphs"][:4] + background)
             for kind in ("original", "chrome"):
-                place(story, kind, own["lang"], own["title"], text, own["published"])
+                place(story, kind, own["lang"], own["title"], text, own["published"], group="background")
         groups.append(pair)
     out.apart["shared background"] = groups
 
-    # 5. an article quoting one sentence of another story
+    # an article quoting one sentence of another story
     groups = []
     real = [b for b in bodies if len(b["paragraphs"]) >= 4]
     for i in range(10):
@@ -403,13 +449,13 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         ps = list(quoting["paragraphs"])
         ps.insert(2, f"„{sentence}“" if quoting["lang"] == "de" else f"“{sentence}”")
         place(quoting["id"], "quoting", quoting["lang"], quoting["title"], "\n\n".join(ps),
-              quoting["published"])
+              quoting["published"], group="quoting")
         groups.append([quoted["id"], quoting["id"]])
     out.apart["quoting"] = groups
 
-    # 6. one site's short briefs: only the template and boilerplate in common
-    brief_site = Site("briefs.example", "de", ["Kurz gemeldet"],
-                      ["© briefs.example – Alle Rechte vorbehalten. Impressum Datenschutz"],
+    # one site's short briefs: only the template and boilerplate in common
+    brief_site = Site(brief_site_name, "de", ["Kurz gemeldet"],
+                      [f"© {brief_site_name} – Alle Rechte vorbehalten. Impressum Datenschutz"],
                       chrome("de")["promo"][1], False)
     group = []
     for i, b in enumerate(held_out[24:36]):
@@ -417,6 +463,132 @@ def build(seed: int = 20240601, n_sites: int = 24, n_stories: int | None = None,
         group.append(story)
         sentences = re.split(r"(?<=[.!?])\s+", " ".join(b["paragraphs"][2:]))
         brief = " ".join(sentences[:2])[:300]
-        place(story, "brief", b["lang"], f"Kurz: {i}", brief, b["published"], site=brief_site)
+        place(story, "brief", b["lang"], f"Kurz: {i}", brief, b["published"], group="brief", site=brief_site)
     out.apart["one site's briefs"] = [group]
+
+
+# ---------------------------------------------------------------- dev and test parts
+
+PARTS = ("dev", "test")
+#: copies of one story unchanged on many sites: below and past the lead-key cap (50) and
+#: the LSH bucket cap (100) of the defaults
+HEAVY_COPIES = (60, 160)
+HEAVY_SITES = 36
+TEMPLATE_EVENTS = 30
+
+
+def updated_copy(paragraphs: list[str], added: str, rng: random.Random) -> tuple[str, int]:
+    """A later version of a story: 1-4 figures changed, ``added`` as a new last paragraph."""
+    text = change_numbers("\n\n".join(paragraphs), rng, rng.randint(1, 4))
+    changed = sum(a != b for a, b in zip(NUMBER.findall(text), NUMBER.findall("\n\n".join(paragraphs))))
+    return text + "\n\n" + added, changed
+
+
+def split_bodies(corpus: Path = CORPUS) -> dict[str, list[dict]]:
+    """The corpus's bodies by part: every publisher's pages on one side (``part_of``), and no
+    body (or near copy of one, see ``load_bodies``) on both."""
+    out: dict[str, list[dict]] = {p: [] for p in PARTS}
+    for b in load_bodies(corpus):
+        out[part_of(b["source"])].append(b)
+    return out
+
+
+def build_part(part: str, seed: int = 1, n_sites: int = 24, heavy: tuple[int, ...] = HEAVY_COPIES,
+               template_events: int = TEMPLATE_EVENTS, corpus: Path = CORPUS,
+               seeds: Path = SEEDS) -> LabelledSet:
+    """The labelled set of one part (``dev`` or ``test``), deterministic for ``seed``.
+
+    Both parts have every category of ``build``; their real bodies come from different
+    publishers (``split_bodies``) and their template stories from different kinds
+    (``robot_news.DEV_KINDS`` / ``TEST_KINDS``). The seed chooses the copies, sites, slot
+    values and which bodies play which role, never the split."""
+    import robot_news
+
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+    rng = random.Random(f"{part}-{seed}")
+    bodies = split_bodies(corpus)[part]
+    if len(bodies) < 100:
+        raise ValueError(f"only {len(bodies)} corpus bodies in the {part} part (is the corpus at {corpus}?)")
+    rng.shuffle(bodies)
+    vocab = vocabulary(bodies)
+    sites = make_sites(rng, max(n_sites, 2))
+    wire_sites = make_sites(rng, HEAVY_SITES) if heavy else []
+    for i, site in enumerate(wire_sites):
+        site.name = f"{part}-wire{i:02d}.example"
+    for site in sites:
+        site.name = f"{part}-{site.name}"
+    out = LabelledSet()
+    held_out, reserve, heavy_bodies = bodies[:36], bodies[36:56], bodies[56:56 + len(heavy)]
+    stories = bodies[56 + len(heavy):]
+    # added paragraphs of updated versions: each used once, so updates share no text
+    added = {}
+    for b in reserve:
+        added.setdefault(b["lang"], []).extend(p for p in b["paragraphs"] if len(p.split()) >= 15)
+    for ps in added.values():
+        rng.shuffle(ps)
+
+    def added_paragraph(lang: str) -> str:
+        pool = added.get(lang) or max(added.values(), key=len)
+        return pool.pop()
+
+    def place(story: str, kind: str, lang: str, title: str, body: str, published: str, group: str,
+              site: Site | None = None) -> Doc:
+        site = site or rng.choice(sites)
+        return out.add(story=story, kind=kind, site=site.name, lang=lang, title=title,
+                       text=site.dress(body), published=published, group=group)
+
+    # 1. real stories and their copies; about half get an updated version
+    copy_kinds = [k for k in COPY_KINDS if k != "updated"]
+    for b in stories:
+        story, lang, words = b["id"], b["lang"], vocab[b["lang"]]
+        kinds = ["original", "chrome", "teaser"] + rng.sample(copy_kinds, 3)
+        if not any(k.startswith("spun") for k in kinds):
+            kinds.append(rng.choice(["spun10", "spun20", "spun30"]))
+        for kind in kinds:
+            body, date = transform(kind, b["paragraphs"], lang, rng, words)
+            place(story, kind, lang, b["title"], body, date or b["published"], "real")
+        if rng.random() < 0.5:
+            extra = added_paragraph(lang)
+            body, changed = updated_copy(b["paragraphs"], extra, rng)
+            title = rng.choice([f"UPDATE: {b['title']}", " ".join(extra.split()[:9]).rstrip(",.;:")])
+            place(story, "updated", lang, title, body, b["published"], "real").figures_changed = changed
+
+    # 2. the seeds (the same two in both parts: the project's fixed must-stay-apart case)
+    out.apart["seeds"] = [add_seeds(place, seeds, rng, vocab["de"])]
+
+    # 3. robot-written template stories: different events apart, copies and updates together
+    groups = []
+    for kind_name in (robot_news.DEV_KINDS if part == "dev" else robot_news.TEST_KINDS):
+        kind = robot_news.KINDS[kind_name]
+        for lang in ("de", "en"):
+            robot_site = Site(f"{part}-{kind_name}-{lang}.example", lang, [], [], None, False)
+            group = []
+            for event, slots in enumerate(robot_news.events(kind_name, lang, template_events, rng)):
+                story = f"template-{kind_name}-{lang}-{event}"
+                group.append(story)
+                title, ps = kind.write(slots, lang)
+                date = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+                place(story, "original", lang, title, "\n\n".join(ps), date, "template", robot_site)
+                for _ in range(rng.randint(1, 2)):  # other chrome, promo, re-dated, read-more tail
+                    body, new_date = transform(rng.choice(["chrome", "chrome", "promo", "redated", "tail"]),
+                                               ps, lang, rng, vocab.get(lang, []))
+                    place(story, "template copy", lang, title, body, new_date or date, "template")
+                if kind.update and rng.random() < 0.4:
+                    new_title, new_ps, changed = kind.updated(slots, rng, lang)
+                    place(story, "updated", lang, new_title, "\n\n".join(new_ps), date, "template",
+                          rng.choice([robot_site, rng.choice(sites)])).figures_changed = changed
+            groups.append(group)
+    out.apart["templates"] = groups
+
+    # 4. heavy syndication: one text unchanged under many URLs on many sites
+    for b, copies in zip(heavy_bodies, heavy):
+        story = f"heavy-{copies}-{b['id']}"
+        text = "\n\n".join(b["paragraphs"])
+        for i in range(copies):
+            place(story, "original" if i == 0 else "syndicated", b["lang"], b["title"], text,
+                  b["published"], "heavy", wire_sites[i % len(wire_sites)])
+
+    # 5. shared background, quoting, one site's briefs
+    add_apart_cases(out, place, held_out, stories, f"{part}-briefs.example")
     return out

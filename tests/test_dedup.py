@@ -18,6 +18,7 @@ from crawler.dedup.normalize import (analyze, hash_words, normalize, normalize_p
                                       shingle_hashes)
 from crawler.dedup.sketch import fingerprint, stored_fingerprint
 from crawler.dedup.stories import StoryAssigner, group_stories, rebuild
+from tests.conftest import run_cli
 
 PARAMS = DedupParams()
 PROMO = ("Hast du genug von Politik? Dann ist unser Kanal genau das Richtige für dich! Hier gibt es "
@@ -122,9 +123,9 @@ def test_teaser_is_found_by_containment_not_jaccard(tmp_path, seeds):
     full = crawl.add("https://a.example/full", "\n\n".join(paras))
     teaser = crawl.add("https://b.example/teaser", "\n\n".join(paras[:5]))
     assert crawl.story(teaser) == crawl.story(full) == full
-    link = crawl.db.execute("SELECT * FROM article_links").fetchone()
-    _, _, similarity, jaccard, containment, method, _ = link
-    assert method == "contained_in" and containment == 1.0 and jaccard < 0.5
+    link = next(crawl.db["article_links"].rows)
+    assert link["method"] == "contained_in" and link["containment"] == 1.0
+    assert link["jaccard"] < 0.5 and link["changes"] is None
 
 
 def test_links_and_story_row_explain_the_merge(tmp_path, seeds):
@@ -154,6 +155,129 @@ def test_updated_version_merges(tmp_path, seeds):
     a = crawl.add("https://a.example/1", "\n\n".join(paras))
     b = crawl.add("https://b.example/1", "\n\n".join(updated), title="UPDATE: neue Zahlen")
     assert crawl.story(a) == crawl.story(b)
+
+
+def _figures_changed(text: str, changes: dict[str, str]) -> str:
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+def test_an_update_joins_its_story_and_is_flagged_with_the_figures_it_changed(tmp_path, seeds):
+    """Four changed figures, a paragraph added at the end and a new headline: one story, the
+    link says ``update`` and which figures changed, and the story's time line, the report and
+    ``crawler story`` show the copy as updated."""
+    from crawler.analysis.api import open_db as open_news
+    from crawler.analysis.report import render_report
+
+    original = ("Bei einem Busunglück auf der A7 bei Kassel sind am Montagmorgen 12 Menschen "
+                "verletzt worden, 3 von ihnen schwer. Der Reisebus mit 41 Fahrgästen war nach "
+                "Angaben der Polizei gegen 6:40 Uhr von der Fahrbahn abgekommen.\n\n"
+                "Die Autobahn wurde in Richtung Norden für mehrere Stunden gesperrt. Der Fahrer "
+                "des Busses, ein 54 Jahre alter Mann aus Göttingen, blieb unverletzt. Die "
+                "Unfallursache ist noch unklar; ein Gutachter wurde hinzugezogen.\n\n"
+                "Rettungskräfte aus dem ganzen Landkreis waren im Einsatz, darunter drei "
+                "Rettungshubschrauber. Die Fahrgäste, überwiegend Rentner aus Niedersachsen, "
+                "waren auf dem Weg zu einer Tagesfahrt an die Nordsee.")
+    updated = _figures_changed(original, {"12 Menschen": "17 Menschen", "3 von": "5 von",
+                                          "41 Fahrgästen": "43 Fahrgästen",
+                                          "6:40 Uhr": "6:45 Uhr"}) + (
+        "\n\nAm Nachmittag teilte die Polizei mit, dass zwei der Schwerverletzten in "
+        "Lebensgefahr schweben. Die Staatsanwaltschaft Kassel hat Ermittlungen aufgenommen.")
+    crawl = Crawl(tmp_path / "news.db")
+    first = crawl.add("https://wire.example/bus", original, title="Busunglück auf der A7",
+                      published="2025-03-03T08:00:00+00:00")
+    copy = crawl.add("https://paper.example/bus", "Startseite › Panorama\n\n" + original,
+                     title="Busunglück bei Kassel", published="2025-03-03T08:30:00+00:00")
+    later = crawl.add("https://portal.example/bus", updated,
+                      title="Fünf Schwerverletzte nach Busunglück",
+                      published="2025-03-03T15:00:00+00:00")
+    assert crawl.story(first) == crawl.story(copy) == crawl.story(later)
+    links = {(l["article_id"], l["other_id"]): l for l in crawl.db["article_links"].rows}
+    assert links[(later, first)]["method"] == "update"
+    assert links[(later, first)]["changes"] == "12 → 17, 3 → 5, 41 → 43, 6:40 → 6:45"
+    assert links[(copy, first)]["method"] in ("duplicate", "contains")
+    assert links[(copy, first)]["changes"] is None
+    crawl.db.close()
+
+    timeline = open_news(tmp_path / "news.db").story(first)
+    flags = {c.article.id: c.flags for c in timeline.copies}
+    assert flags[later] == ["updated 12 → 17, 3 → 5, 41 → 43, 6:40 → 6:45"]
+    assert not any(f.startswith("updated") for f in flags[first] + flags[copy])
+    html = render_report(timeline)
+    assert "updated · 12 → 17, 3 → 5, 41 → 43, 6:40 → 6:45" in html
+    assert "1 updated" in html
+    shown = run_cli("story", str(first), "--db", str(tmp_path / "news.db"))
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if "portal.example" in line)
+    assert "updated 12 → 17" in row
+
+
+#: Robot-written reports: one template, different events (slots: places, teams, people,
+#: magnitudes, scores, times). Every event is carried by three sites.
+ROBOT_REPORTS = {
+    "football-en": (
+        "{home} beat {away} {g1}-{g2} on matchday {day}. In front of {crowd} spectators {player} "
+        "gave the hosts the lead in the {minute}th minute.\n\nThe win lifts {home} to {pos}th "
+        "place in the table with {pts} points.",
+        [dict(home="Leeds", away="Burnley", g1=2, g2=1, day=12, crowd="31,200", player="Walker",
+              minute=23, pos=4, pts=25),
+         dict(home="Leeds", away="Millwall", g1=3, g2=0, day=14, crowd="33,050", player="Walker",
+              minute=9, pos=3, pts=28),
+         dict(home="Stoke", away="Hull", g1=1, g2=0, day=12, crowd="21,800", player="Kane",
+              minute=67, pos=9, pts=19)]),
+    "football-de": (
+        "{home} hat am {day}. Spieltag mit {g1}:{g2} gegen {away} gewonnen. Vor {crowd} "
+        "Zuschauern brachte {player} die Gastgeber in der {minute}. Minute in Führung.\n\nIn "
+        "der Tabelle steht {home} damit auf Platz {pos} mit {pts} Punkten.",
+        [dict(home="Hannover 96", away="Hertha BSC", g1=2, g2=1, day=12, crowd="41.200",
+              player="Müller", minute=23, pos=4, pts=25),
+         dict(home="Hannover 96", away="VfL Bochum", g1=3, g2=0, day=14, crowd="38.900",
+              player="Schmidt", minute=9, pos=3, pts=28),
+         dict(home="SC Freiburg", away="Union Berlin", g1=1, g2=0, day=12, crowd="24.000",
+              player="Grifo", minute=67, pos=9, pts=19)]),
+    "quake-en": (
+        "A magnitude {mag} earthquake struck the {place} region at {time} local time on March "
+        "{day}. The epicentre was at a depth of {depth} kilometres, about {dist} kilometres "
+        "from {place}, the seismological service said.\n\nThere were no immediate reports of "
+        "damage or injuries. Authorities said they were monitoring the situation.",
+        [dict(mag="5.3", place="Izmir", time="14:32", day=3, depth=10, dist=12),
+         dict(mag="4.8", place="Izmir", time="02:11", day=9, depth=22, dist=30),
+         dict(mag="6.1", place="Lima", time="03:10", day=9, depth=35, dist=4)]),
+    "weather-de": (
+        "Der Deutsche Wetterdienst warnt für den Landkreis {place} vor {kind} mit Böen bis "
+        "{speed} Kilometer pro Stunde. Die Warnung gilt vom {day}. März {start}:00 Uhr bis "
+        "{end}:00 Uhr.\n\nDie Behörden raten, Aufenthalte im Freien zu vermeiden und lose "
+        "Gegenstände zu sichern.",
+        [dict(place="Kassel", kind="Sturmböen", speed=85, day=4, start=14, end=22),
+         dict(place="Kassel", kind="Sturmböen", speed=100, day=11, start=6, end=18),
+         dict(place="Fulda", kind="Gewitter", speed=70, day=4, start=15, end=21)]),
+    "weather-en": (
+        "The Met Office has issued a yellow weather warning for {kind} covering {place}, with "
+        "gusts of up to {speed} mph expected from {start}:00 on March {day} until {end}:00.\n\n"
+        "People are advised to avoid unnecessary travel and to secure loose objects outdoors.",
+        [dict(place="Cornwall", kind="wind", speed=70, day=4, start=6, end=21),
+         dict(place="Cornwall", kind="wind", speed=60, day=12, start=9, end=18),
+         dict(place="Devon", kind="rain", speed=50, day=5, start=9, end=23)]),
+}
+
+
+@pytest.mark.parametrize("family", sorted(ROBOT_REPORTS))
+def test_robot_reports_of_different_events_stay_apart(tmp_path, family):
+    """Reports from one template share all their fixed words and differ in their slots (the
+    same place or team on another day, or another place): every event is a story of its own,
+    its copies on three sites one story."""
+    template, events = ROBOT_REPORTS[family]
+    crawl = Crawl(tmp_path / "news.db")
+    key_of = {}
+    for site in ("wire", "paper", "portal"):  # every site carries every event, in turn
+        for i, slots in enumerate(events):
+            chrome = "Startseite › Sport\n\n" if site == "paper" else ""
+            key_of[crawl.add(f"https://{site}.example/{i}", chrome + template.format(**slots))] = \
+                f"event{i}-{site}"
+    assert crawl.partition(key_of) == {
+        frozenset(f"event{i}-{s}" for s in ("wire", "paper", "portal")) for i in range(3)}
 
 
 QUAKE = ("Ein Erdbeben der Stärke {mag} hat am {day}. März um {time} Uhr Ortszeit die Region um {place} "
@@ -350,6 +474,19 @@ def test_number_tokens_are_whole_tokens_with_a_digit():
     assert arabic.number_paragraph.tolist() == [0, 0, 2]
 
 
+def test_word_kinds_mark_figures_and_names_inside_sentences():
+    """Names are capitalised words that do not open a sentence or a quotation (German nouns
+    count too: they are what a German template's slots hold); figures have a digit."""
+    text = ("Ärger in München: „Wir gehen“, sagte Müller am Montag um 12:30 Uhr. Die Polizei "
+            "ermittelt.\nLeeds beat Hull 2-1 at Elland Road. İstanbul and Straße")
+    tokens = normalize(text).split()
+    kinds = dict(zip(tokens, analyze(text).word_kind.tolist()))
+    figure, name = 1, 2
+    assert {t for t, k in kinds.items() if k == figure} == {"12:30", "2", "1"}
+    assert {t for t, k in kinds.items() if k == name} == {
+        "münchen", "müller", "montag", "uhr", "polizei", "hull", "elland", "road", "strasse"}
+
+
 def test_params_from_scrapy_style_settings():
     params = DedupParams.from_settings({"DEDUP_NUM_PERM": "64", "DEDUP_LSH_BANDS": 16,
                                        "DEDUP_MIN_COVERAGE": "0.6", "OTHER": 1})
@@ -394,7 +531,8 @@ def test_a_lead_key_that_becomes_common_stops_proposing_candidates_in_any_order(
 def linked_pairs(crawl: Crawl, key_of: dict[int, str]) -> set[tuple[str, str, str]]:
     """The verified links as (key, key, how the first relates to the second), whatever ids
     the articles got."""
-    flip = {"contained_in": "contains", "contains": "contained_in", "duplicate": "duplicate"}
+    flip = {"contained_in": "contains", "contains": "contained_in", "duplicate": "duplicate",
+            "update": "update"}
     pairs = set()
     for a, b, method in crawl.db.execute("SELECT article_id, other_id, method FROM article_links"):
         a, b = key_of[a], key_of[b]

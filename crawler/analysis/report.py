@@ -54,6 +54,7 @@ td.url { word-break: break-all; font-size: .88em; }
 .flag.first { background: #1f5fbf; color: #fff; }
 .flag.redated { background: #f2a33a; color: #2b1a00; }
 .flag.teaser { background: #e4e8ef; color: #333b4a; border: 1px dashed #7d8596; }
+.flag.updated { background: #d9f0dd; color: #1d4a25; border: 1px solid #4f9a5c; }
 tr.canonical td { background: #f3f8ff; }
 footer { color: #6b7385; font-size: .85em; margin-top: 20px; }
 """
@@ -72,10 +73,11 @@ def render_report(story: StoryTimeline, *, generated: datetime | None = None,
                      f"{escape(show_time(first.time))} UTC")
     if story.spread is not None:
         facts.append(f"spread <b>{escape(show_duration(story.spread))}</b>")
-    flagged = [c for c in story.copies if c.redated or c.teaser]
+    flagged = [c for c in story.copies if c.redated or c.teaser or c.updated]
     if flagged:
         facts.append(f"{sum(c.redated for c in story.copies)} re-dated, "
-                     f"{sum(c.teaser for c in story.copies)} teaser")
+                     f"{sum(c.teaser for c in story.copies)} teaser, "
+                     f"{sum(c.updated for c in story.copies)} updated")
     undated = [c for c in story.copies if c.time is None]
     caption = ("Propagation: each row is a site, each mark a copy, placed by its published date "
                "(first seen when the page gave none); the line joins each site's first copy.")
@@ -157,6 +159,9 @@ def _mark(copy: Copy, x: float, y: float) -> str:
     elif copy.teaser:
         shape = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6.5" fill="#fff" stroke="#1f5fbf" '
                  f'stroke-width="2" stroke-dasharray="3 2"/>')
+    elif copy.updated:
+        shape = (f'<rect x="{x - 5.5:.1f}" y="{y - 5.5:.1f}" width="11" height="11" '
+                 f'fill="#7cc488" stroke="#1d4a25" stroke-width="1.5"/>')
     elif copy.first:
         shape = (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="#1f5fbf" stroke="#0b2e66" '
                  f'stroke-width="1.5"/>')
@@ -171,7 +176,9 @@ _LEGEND = f"""<g class="legend" transform="translate({LEFT}, 12)">
 <circle cx="186" cy="0" r="5" fill="#fff" stroke="#1f5fbf" stroke-width="2"
  stroke-dasharray="3 2"/><text x="197" y="4">teaser</text>
 <rect x="258" y="-5" width="10" height="10" transform="rotate(45 263 0)" fill="#f2a33a"
- stroke="#8a5200"/><text x="275" y="4">re-dated</text></g>"""
+ stroke="#8a5200"/><text x="275" y="4">re-dated</text>
+<rect x="348" y="-5" width="10" height="10" fill="#7cc488" stroke="#1d4a25"/><text x="363"
+ y="4">updated</text></g>"""
 
 
 def render_chart(story: StoryTimeline) -> str:
@@ -234,6 +241,8 @@ def _flag_html(copy: Copy) -> str:
     if copy.teaser:
         out.append(f'<span class="flag teaser">teaser · {copy.teaser_ratio:.0%} of the words'
                    f'</span>')
+    if copy.updated:
+        out.append(f'<span class="flag updated">updated · {escape(copy.changes)}</span>')
     if copy.is_canonical:
         out.append('<span class="flag teaser">canonical</span>')
     return "".join(out)

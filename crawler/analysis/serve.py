@@ -60,7 +60,9 @@ COLUMNS = {
         "similarity": "Similarity the merge decision used",
         "jaccard": "Estimated Jaccard similarity of the word shingles",
         "containment": "Share of the shorter text's shingles found in the longer one",
-        "method": "How the pair was matched",
+        "method": "How the pair was matched: duplicate, update (figures differ), "
+                  "contained_in or contains",
+        "changes": "For an update: the figures that differ, other_id's → article_id's",
         "created": "When the link was recorded",
     },
     "feeds": {

@@ -8,6 +8,8 @@ page gave none. Flags explain a copy at a glance:
   (a years-old story served under today's date, like seed 003).
 - ``teaser``: at most ``TEASER_MAX_RATIO`` of the canonical article's words and contained in it
   (``article_links.containment`` >= ``TEASER_MIN_CONTAINMENT`` when the pair was linked).
+- ``updated``: a later version of an earlier copy with other figures (dedup linked the pair
+  with ``article_links.changes``, e.g. ``"12 → 15"``: a death toll, an amount revised).
 """
 from __future__ import annotations
 
@@ -87,6 +89,7 @@ class Copy:
     first: bool = False
     redated_days: float | None = None  # set when re-dated: days from the first publication
     teaser_ratio: float | None = None  # set when a teaser: its share of the canonical's words
+    changes: str | None = None  # set when updated: the figures that differ from an earlier copy
 
     @property
     def redated(self) -> bool:
@@ -97,12 +100,18 @@ class Copy:
         return self.teaser_ratio is not None
 
     @property
+    def updated(self) -> bool:
+        return self.changes is not None
+
+    @property
     def flags(self) -> list[str]:
         out = ["first"] if self.first else []
         if self.redated:
             out.append(f"re-dated {self.redated_days:+.0f}d")
         if self.teaser:
             out.append(f"teaser {self.teaser_ratio:.0%}")
+        if self.updated:
+            out.append(f"updated {self.changes}")
         return out
 
 
@@ -207,6 +216,7 @@ def _copies(db: sqlite_utils.Database, articles: list[Article], canonical_id: in
     published = [parse_time(a.published) for a in articles if parse_time(a.published)]
     first_publication = min(published) if published else None
     copies = []
+    earlier: list[int] = []
     for i, art in enumerate(articles):
         direct = links.get(_pair(art.id, canonical_id)) if canonical_id is not None else None
         if art.id == canonical_id:
@@ -231,8 +241,30 @@ def _copies(db: sqlite_utils.Database, articles: list[Article], canonical_id: in
         copies.append(Copy(article=art, time=art.time, is_canonical=art.id == canonical_id,
                            similarity=similarity, similarity_direct=is_direct,
                            containment=containment, first=i == 0, redated_days=redated,
-                           teaser_ratio=teaser))
+                           teaser_ratio=teaser, changes=_changes(links, art.id, earlier)))
+        earlier.append(art.id)
     return copies
+
+
+def _changes(links: dict[tuple[int, int], dict], article: int, earlier: list[int]
+             ) -> str | None:
+    """The figures ``article`` changed against the first earlier copy it is linked to with
+    changes (None: it updates none of them), as "earlier's → its"."""
+    for other in earlier:
+        row = links.get(_pair(article, other))
+        if row and row.get("changes"):
+            if row["article_id"] == article:  # stored as "other_id's → article_id's"
+                return row["changes"]
+            return ", ".join(_reverse(change) for change in row["changes"].split(", "))
+    return None
+
+
+def _reverse(change: str) -> str:
+    """One change of ``article_links.changes`` read the other way ("12 → 15" -> "15 → 12")."""
+    if " → " in change:
+        old, new = change.split(" → ", 1)
+        return f"{new} → {old}"
+    return ("+" if change.startswith("-") else "-") + change[1:]
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -244,13 +276,15 @@ def _links(db: sqlite_utils.Database, ids: list[int]) -> dict[tuple[int, int], d
     if not ids or not has_table(db, "article_links"):
         return {}
     out: dict[tuple[int, int], dict] = {}
+    # databases linked before updates were told apart have no ``changes`` column
+    changes = "changes" if "changes" in db["article_links"].columns_dict else "NULL AS changes"
     for start in range(0, len(ids), 400):
         chunk = ids[start:start + 400]
         marks = ",".join("?" * len(chunk))
         for row in db.query(
-                "SELECT article_id, other_id, similarity, jaccard, containment, method "
-                f"FROM article_links WHERE article_id IN ({marks}) OR other_id IN ({marks})",
-                chunk + chunk):
+                f"SELECT article_id, other_id, similarity, jaccard, containment, method, "
+                f"{changes} FROM article_links WHERE article_id IN ({marks}) OR other_id IN "
+                f"({marks})", chunk + chunk):
             key = _pair(row["article_id"], row["other_id"])
             if key not in out or (row["similarity"] or 0) > (out[key]["similarity"] or 0):
                 out[key] = row

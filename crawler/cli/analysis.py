@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> None:
     p = add("story", "one story's timeline: every copy, flagged",
             "Show every copy of a story in time order: site, published, first seen, "
             "similarity to the canonical article (≈: via other copies), flags (first source, "
-            "re-dated, teaser) and URL. An article id shows the article's story.",
+            "re-dated, teaser, updated with the figures it changed) and URL. An article id "
+            "shows the article's story.",
             "  crawler story 42\n  crawler story 42 --json | jq '.copies[].url'")
     p.add_argument("story_id", type=int, metavar="ID", help="story id (or an article id)")
     p.add_argument("--redated-days", type=float, default=None,

@@ -31,7 +31,9 @@ class DedupParams:
     #: ``1 - (1 - J**rows)**bands``.
     lsh_bands: int = 32
     lsh_rows: int = 4
-    #: An LSH bucket shared by more articles than this holds common words, not copies: skipped.
+    #: An LSH bucket shared by more articles than this is judged by its first holders: copies
+    #: of more than ``crowded_key_stories`` different texts are common words (skipped); of
+    #: fewer, one story's copies, which keep proposing that story.
     lsh_bucket_max: int = 100
     #: An LSH candidate is verified only if its estimated Jaccard similarity reaches this
     #: (teasers come through lead keys, without this check).
@@ -49,14 +51,35 @@ class DedupParams:
     paragraph_covered: float = 0.3
     #: Shortest text (in words, boilerplate removed) that may be merged as contained in another.
     min_words: int = 15
+    #: Where figures differ, names replaced in the shared paragraphs (more names and figures
+    #: differing than figures agreeing) mark another event of one template, unless more than
+    #: this many other words per differing name or figure were replaced (a spun copy).
+    words_per_slot: float = 0.5
+    #: ...and at least this many names must differ (one, a weekday say, changes in an update).
+    names_changed: int = 2
     #: Facts veto: numbers that differ between the aligned texts; at least this many, and more
-    #: than the numbers they agree on, mark two stories written from one template.
+    #: than the numbers they agree on, mark two stories written from one template...
     fact_conflicts: int = 2
+    #: ...unless the texts share at least this many words per differing number (an updated
+    #: version of a story: its text stays, a few figures change).
+    words_per_changed_figure: int = 20
     #: Paragraphs from the start of an article keyed for teaser search, and words per key.
     lead_paragraphs: int = 4
     lead_words: int = 8
-    #: A lead key shared by more articles than this is boilerplate, not a candidate source.
+    #: A lead key shared by more articles than this is a site's chrome, not a candidate
+    #: source, unless its first holders are copies of few texts (``crowded_key_stories``).
     lead_key_max_postings: int = 50
+    #: A key past its limit whose first holders (``lsh_bucket_max`` + 1, or
+    #: ``lead_key_max_postings`` + 1, smallest ids) are copies of more than this many
+    #: different texts (by their MinHash signatures; at most half the limit counts) is
+    #: crowded by common words or chrome.
+    crowded_key_stories: int = 10
+    #: A new article is verified against every candidate of a story (component) with at most
+    #: this many candidates; in a larger one, against this many at most, its representatives
+    #: (the story's canonical article, then the candidates most similar to it), stopping at
+    #: the first that takes it in: verification and links per article stay flat as stories
+    #: grow. A key past its limit proposes this many first holders of each of its texts.
+    story_representatives: int = 8
     #: A paragraph seen on pages of at least this many different stories of one site is that
     #: site's boilerplate...
     boilerplate_min_pages: int = 3
@@ -84,6 +107,8 @@ class DedupParams:
                 f"({self.lsh_bands} * {self.lsh_rows} != {self.num_perm})")
         if self.shingle_size < 1 or self.verify_ngram < 1:
             raise ValueError("shingle sizes must be >= 1")
+        if self.story_representatives < 1 or self.crowded_key_stories < 1:
+            raise ValueError("DEDUP_STORY_REPRESENTATIVES and DEDUP_CROWDED_KEY_STORIES must be >= 1")
 
 
 __all__ = ["DedupParams"]

@@ -27,6 +27,7 @@ The sketch parameters and the layout version of these tables are stored in ``met
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Iterable, Iterator, Sequence
 
@@ -39,6 +40,15 @@ from .postings import SignatureMatrix, SortedPostings
 from .sketch import Fingerprint, sketch_key, sketch_parameters
 
 META_KEY = "dedup_sketch"
+#: Estimated Jaccard similarity above which two holders of a key count as copies of one text
+#: (:func:`text_groups`): copies with other chrome or an update agree on 0.8 and more of
+#: their MinHash values, unrelated texts sharing a band of common words on 0.1 to 0.3.
+COPY_JACCARD = 0.5
+#: Verdicts on keys past their limit kept in memory (each with the few ids it proposes), and
+#: signatures (512 bytes each): the first holders of a big story's keys are read again and
+#: again. Together a few MB.
+_FULL_KEYS_KEPT = 4096
+_SIGNATURES_KEPT = 8192
 #: Set in ``meta`` while a rebuild runs: an index it left half-written is refused.
 REBUILDING_KEY = "dedup_rebuilding"
 #: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups).
@@ -143,6 +153,22 @@ def site_paragraph_key(site: str | None, paragraph_key: int) -> int:
     return xxhash.xxh3_64_intdigest(f"{site or ''}\x00{unsigned}".encode()) - 2 ** 63
 
 
+def text_groups(signatures: np.ndarray, threshold: float, stop_after: int) -> list[np.ndarray]:
+    """The rows of these MinHash signatures grouped by text: rows whose estimated Jaccard
+    similarity with a group's first row reaches ``threshold`` are copies of it (each group's
+    rows in their order). Grouping stops after ``stop_after + 1`` groups. One story's copies
+    (other chrome, a teaser, an update) make one to a few groups; a bucket of common words,
+    one group per holder."""
+    rest = np.arange(len(signatures))
+    groups: list[np.ndarray] = []
+    while rest.size and len(groups) <= stop_after:
+        agree = np.count_nonzero(signatures[rest] == signatures[rest[0]], axis=1)
+        copies = agree >= threshold * signatures.shape[1]
+        groups.append(rest[copies])
+        rest = rest[~copies]
+    return groups
+
+
 class Index:
     """LSH bands, lead keys and site paragraphs of the indexed articles (one writer)."""
 
@@ -152,6 +178,12 @@ class Index:
         ensure_schema(db)
         self._check_parameters()
         self._bulk: _Bulk | None = None
+        # table -> key -> ((count, smallest, largest id) of its first limit + 1 holders, what
+        # it proposes) of keys past their limit; article id -> stored signature of the
+        # articles read lately
+        self._full: dict[str, OrderedDict[int, tuple[tuple[int, int, int], tuple[int, ...]]]] = \
+            {"dedup_bands": OrderedDict(), "dedup_leads": OrderedDict()}
+        self._signatures: OrderedDict[int, bytes] = OrderedDict()
 
     @classmethod
     def reset(cls, db: sqlite_utils.Database, params: DedupParams) -> "Index":
@@ -264,42 +296,91 @@ class Index:
 
     # ------------------------------------------------------------ queries
     def candidates(self, article_id: int, fp: Fingerprint) -> set[int]:
-        """Indexed articles sharing a lead key with ``fp``, or an LSH band and an estimated
-        Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id`` itself).
+        """Indexed articles sharing a live lead key with ``fp``, or a live LSH band and an
+        estimated Jaccard similarity of at least ``lsh_min_jaccard`` (not ``article_id``).
 
-        A band bucket of more than ``lsh_bucket_max`` articles (common words, not copies) and
-        a lead key of more than ``lead_key_max_postings`` (a site's chrome) are no source of
-        candidates, counting ``article_id`` among them whether it is indexed yet or not. So
-        whether two articles are candidates depends on the stored articles, not on which of
-        them came first; a key that grows past its limit later is :meth:`crowded` out, and
-        the links it alone proposed are dropped then."""
+        A band bucket of at most ``lsh_bucket_max`` articles and a lead key of at most
+        ``lead_key_max_postings`` are live: all their holders are candidates. A key with
+        more holders is judged by its first ``limit + 1`` holders (smallest ids, counting
+        ``article_id`` whether it is indexed yet or not): held by copies of few different
+        texts (:func:`text_groups`), it is one story's copies and proposes the first few
+        holders of each text; held by many, it is common words or a site's chrome and is no
+        source of candidates. Those first holders never change once a key has them (ids
+        only grow), so neither does its verdict; a key that is crowded out when it passes
+        its limit is returned by :meth:`probe`, and the links it alone proposed are dropped
+        then."""
         p = self.params
         return self.probe(article_id, fp, band_keys(fp.signature, p.lsh_bands, p.lsh_rows))[0]
 
     def probe(self, article_id: int, fp: Fingerprint, bands: np.ndarray
               ) -> tuple[set[int], list[tuple[str, int]]]:
         """:meth:`candidates` of an article not indexed yet (``bands``: its
-        :func:`band_keys`), and the keys it will :meth:`crowd <crowded>` once indexed: one
-        statement per key table instead of one per key."""
+        :func:`band_keys`), and the keys it crowds out once indexed: one statement per key
+        table instead of one per key (keys already judged full are not read again)."""
         p = self.params
+        limits = {"dedup_bands": p.lsh_bucket_max, "dedup_leads": p.lead_key_max_postings}
+        keys = {"dedup_bands": bands.tolist(), "dedup_leads": fp.lead_keys.tolist()}
+        full = {table: self._full[table].keys() & keys[table] for table in keys}
+        for table, known in full.items():
+            if known:
+                keys[table] = [k for k in keys[table] if k not in known]
+        postings = self._postings_of(keys["dedup_bands"], p.lsh_bucket_max + 1,
+                                     keys["dedup_leads"], p.lead_key_max_postings + 1)
         found: set[int] = set()
         crowded: list[tuple[str, int]] = []
-        postings = self._postings_of(bands.tolist(), p.lsh_bucket_max + 1,
-                                     fp.lead_keys.tolist(), p.lead_key_max_postings + 1)
-        for table, limit in (("dedup_bands", p.lsh_bucket_max),
-                             ("dedup_leads", p.lead_key_max_postings)):
+        for table, limit in limits.items():
             live: set[int] = set()
+            for key in full[table]:
+                self._full[table].move_to_end(key)
+                live.update(self._full[table][key][1])
             for key, ids in postings[table].items():
                 size = len(ids) + (article_id not in ids)
                 if size <= limit:
                     live.update(ids)
-                elif size == limit + 1 and article_id not in ids:
+                elif article_id in ids or len(ids) > limit:  # its first holders are stored
+                    live.update(self.key_past_limit(table, key, ids))
+                elif self._text_groups(ids, limit, fp.signature) is not None:  # passing it now
+                    live.update(ids)
+                else:
                     crowded.append((table, key))
             live.discard(article_id)
             if table == "dedup_bands":
                 live = self.similar(live, fp.signature, p.lsh_min_jaccard)
             found |= live
         return found, crowded
+
+    def key_past_limit(self, table: str, key: int, first: list[int]) -> tuple[int, ...]:
+        """What a key with ``first`` as its first ``limit + 1`` holders proposes: nothing if
+        they are many different texts (common words, chrome); else the first
+        ``story_representatives`` holders of each text, enough to find the story (the verdict
+        is kept, bounded: it cannot change)."""
+        held = (len(first), min(first), max(first))  # identifies them: holders only grow
+        kept = self._full[table]
+        known = kept.get(key)
+        if known is not None and known[0] == held:
+            return known[1]
+        limit = self.params.lsh_bucket_max if table == "dedup_bands" else \
+            self.params.lead_key_max_postings
+        holders = sorted(first)
+        groups = self._text_groups(holders, limit)
+        proposed = () if groups is None else tuple(sorted(
+            holders[i] for rows in groups for i in rows[:self.params.story_representatives]))
+        kept[key] = (held, proposed)
+        if len(kept) > _FULL_KEYS_KEPT:
+            kept.popitem(last=False)
+        return proposed
+
+    def _text_groups(self, holders: list[int], limit: int,
+                     extra: np.ndarray | None = None) -> list[np.ndarray] | None:
+        """The :func:`text_groups` of these holders of a key, in id order (and of the article
+        with signature ``extra`` last), or None when they are more than
+        ``crowded_key_stories`` (at most half of ``limit``): a crowded key."""
+        stories = min(self.params.crowded_key_stories, max(1, limit // 2))
+        signatures = self.signature_rows(np.array(sorted(holders), dtype=np.int64))
+        if extra is not None:
+            signatures = np.vstack([signatures, extra[None, :]])
+        groups = text_groups(signatures, COPY_JACCARD, stories)
+        return groups if len(groups) <= stories else None
 
     def _postings_of(self, bands: list[int], band_limit: int, leads: list[int],
                      lead_limit: int) -> dict[str, dict[int, list[int]]]:
@@ -351,11 +432,18 @@ class Index:
         """The MinHash values of these indexed articles, one row each, in their order."""
         if self._bulk:
             return self._bulk.signatures.rows(ids)
-        found = {r[0]: r[1] for r in select_in(
-            self.db, "SELECT article_id, signature FROM dedup_signatures "
-            "WHERE article_id IN ({marks})", ids.tolist())}
-        return np.frombuffer(b"".join(found[a] for a in ids.tolist()), dtype="<u4"
-                             ).reshape(len(ids), self.params.num_perm)
+        cache = self._signatures
+        wanted = ids.tolist()
+        missing = [a for a in wanted if a not in cache]
+        if missing:
+            for article_id, signature in select_in(
+                    self.db, "SELECT article_id, signature FROM dedup_signatures "
+                    "WHERE article_id IN ({marks})", missing):
+                cache[article_id] = signature
+            while len(cache) > _SIGNATURES_KEPT:
+                cache.popitem(last=False)
+        return np.frombuffer(b"".join(cache[a] for a in wanted), dtype="<u4"
+                             ).reshape(len(wanted), self.params.num_perm)
 
     def similar(self, ids: set[int], signature: np.ndarray, threshold: float) -> set[int]:
         """Those of ``ids`` whose estimated Jaccard similarity with ``signature`` reaches
@@ -364,16 +452,9 @@ class Index:
             return ids
         if self._bulk:
             return self._bulk.signatures.similar(ids, signature, threshold)
-        ids_list = list(ids)
-        marks = ",".join("?" * len(ids_list))
-        rows = self.db.execute(
-            f"SELECT article_id, signature FROM dedup_signatures WHERE article_id IN ({marks})",
-            ids_list).fetchall()
-        if not rows:
-            return set()
-        stored = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), -1)
-        estimate = (stored == signature).mean(axis=1)
-        return {r[0] for r, j in zip(rows, estimate.tolist()) if j >= threshold}
+        wanted = np.fromiter(ids, dtype=np.int64, count=len(ids))
+        agree = np.count_nonzero(self.signature_rows(wanted) == signature, axis=1)
+        return set(wanted[agree >= threshold * len(signature)].tolist())
 
     def site_group_counts(self, site_keys: Iterable[int]) -> dict[int, int]:
         """In how many site groups each of these site-paragraph keys occurs, counted up to
@@ -435,6 +516,22 @@ class Index:
         return dict(select_in(
             self.db, "SELECT article_id, component FROM dedup_articles "
             "WHERE article_id IN ({marks})", article_ids))
+
+    def story_of(self, article_id: int) -> tuple[int, int]:
+        """The story of an indexed article and that story's canonical article."""
+        row = self.db.execute(
+            "SELECT a.story_id, s.canonical_article_id FROM articles a LEFT JOIN stories s "
+            "ON s.id = a.story_id WHERE a.id = ?", [article_id]).fetchone()
+        story = row[0] if row and row[0] is not None else article_id
+        return story, row[1] if row and row[1] is not None else article_id
+
+    def story_members_on_site(self, story: int, site: str | None, before: int,
+                              limit: int) -> list[int]:
+        """Up to ``limit`` articles of ``story`` on ``site`` with ids below ``before`` (the
+        ones indexed before it, also while a rebuild replays them), smallest ids first."""
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM articles WHERE story_id = ? AND site IS ? AND id < ? ORDER BY id "
+            "LIMIT ?", [story, site, before, limit])]
 
     def set_component(self, members: Sequence[int], component: int) -> None:
         self.db.conn.executemany("UPDATE dedup_articles SET component = ? WHERE article_id = ?",

@@ -63,9 +63,15 @@ _OTHER_DIGIT = re.compile(r"[^\D0-9]")
 _NOT_OTHER_DIGIT_LEADS = _all_but(bytes([0xD9, 0xDB, 0xDF, 0xE0, 0xE1, 0xEA, 0xEF, 0xF0]))
 
 
-def normalized_bytes(text: str) -> bytes:
-    """NFKC, case folding, every separator a space (newlines kept), as UTF-8."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
+def normalized_bytes(text: str, *, fold: bool = True) -> bytes:
+    """NFKC, case folding (unless ``fold`` is false), every separator a space (newlines
+    kept), as UTF-8."""
+    return _separated(unicodedata.normalize("NFKC", text), fold)
+
+
+def _separated(nfkc: str, fold: bool) -> bytes:
+    """:func:`normalized_bytes` of a text already in NFKC."""
+    folded = nfkc.casefold() if fold else nfkc
     data = folded.encode("utf-8")
     ascii_only = folded.isascii()
     if (not ascii_only and data.translate(None, _NOT_UNSPACED_LEADS)
@@ -169,6 +175,8 @@ class Document:
     paragraph_lengths: np.ndarray  # tokens in every paragraph
     number_words: np.ndarray       # hashes of the tokens with a digit (the facts of template
     number_paragraph: np.ndarray   # stories), and the paragraph of each
+    word_kind: np.ndarray          # uint8 per token: FIGURE, NAME or 0 (see :func:`word_kinds`)
+    number_text: list[bytes]       # the tokens of ``number_words`` (to say which figures changed)
 
     @property
     def n_words(self) -> int:
@@ -177,15 +185,65 @@ class Document:
 
 def analyze(text: str) -> Document:
     """Normalise, split into paragraphs and hash ``text``."""
-    data = normalized_bytes(text)
+    nfkc = unicodedata.normalize("NFKC", text)
+    data = _separated(nfkc, True)
     paragraphs = _split(data)
     lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=len(paragraphs))
-    words = hash_words(chain.from_iterable(paragraphs), int(lengths.sum()))
+    tokens = list(chain.from_iterable(paragraphs))
+    words = hash_words(tokens, len(tokens))
     paragraph_of_word = np.repeat(np.arange(len(paragraphs), dtype=np.int32), lengths)
     keys = np.fromiter(map(paragraph_key, paragraphs), dtype=np.uint64, count=len(paragraphs))
     numbers = _number_tokens(data, paragraphs, words.size)
     return Document(words, paragraph_of_word, keys, lengths, words[numbers],
-                    paragraph_of_word[numbers])
+                    paragraph_of_word[numbers], word_kinds(nfkc, data, numbers),
+                    [tokens[i] for i in np.flatnonzero(numbers).tolist()])
+
+
+#: :attr:`Document.word_kind` values: a token with a digit (a figure, a date, a time) and a
+#: capitalised token inside a sentence (a name; in German any noun too).
+FIGURE, NAME = 1, 2
+# Upper-case letters by UTF-8 lead byte and the range of the byte after it: Latin-1 (C3 80-9E,
+# without the multiplication sign C3 97), Latin Extended-A pairs are left out (mixed case),
+# Greek (CE 86-AB) and Cyrillic (D0 80-AF).
+_UPPER_LEADS = {0xC3: (0x80, 0x9E), 0xCE: (0x86, 0xAB), 0xD0: (0x80, 0xAF)}
+_UPPER_LOW, _UPPER_HIGH = (np.array([_UPPER_LEADS.get(b, (1, 0))[i] for b in range(256)],
+                                    dtype=np.uint8) for i in range(2))
+# The last byte of what ends a sentence or opens a quotation before a capitalised word that is
+# not a name: . ! ? : and quotation marks (ASCII, and the last byte of „ “ ” « » ‹ ›).
+_SENTENCE_START = np.zeros(256, dtype=bool)
+_SENTENCE_START[list(b'.!?:"\'\n\x9c\x9d\x9e\xab\xbb\xb9\xba')] = True
+
+
+def word_kinds(nfkc: str, folded: bytes, numbers: np.ndarray) -> np.ndarray:
+    """:data:`FIGURE` for the tokens in ``numbers`` (bool per token), :data:`NAME` for a token
+    that starts with a capital letter and does not open a sentence or a quotation, 0 else.
+    ``folded`` is :func:`normalized_bytes` of the text ``nfkc`` (in NFKC): where case folding
+    kept every character's length (nearly every text), its tokens sit at the same bytes of
+    ``nfkc``; else the text is separated again without folding. A text with scripts written
+    without spaces gets no names."""
+    kinds = numbers.astype(np.uint8)
+    original = nfkc.encode("utf-8")
+    if len(folded) != len(original):
+        folded = _separated(nfkc, False)
+    if len(folded) != len(original) or not kinds.size:
+        return kinds
+    raw = np.frombuffer(folded, dtype=np.uint8)
+    separator = (raw == 32) | (raw == 10)
+    starts = ~separator
+    starts[1:] &= separator[:-1]
+    positions = np.flatnonzero(starts)
+    if positions.size != kinds.size:
+        return kinds
+    source = np.frombuffer(original, dtype=np.uint8)
+    first = source[positions]
+    second = source[np.minimum(positions + 1, source.size - 1)]
+    upper = ((first >= 65) & (first <= 90)) | (
+        (second >= _UPPER_LOW[first]) & (second <= _UPPER_HIGH[first]) & (second != 0x97))
+    marks = np.flatnonzero((source != 32) & (source != 9))  # where the text has a character
+    before = np.searchsorted(marks, positions) - 1
+    opening = (before < 0) | _SENTENCE_START[source[marks[np.maximum(before, 0)]]]
+    kinds[upper & ~opening & (kinds == 0)] = NAME
+    return kinds
 
 
 def _number_tokens(data: bytes, paragraphs: list[list[bytes]], n_words: int) -> np.ndarray:

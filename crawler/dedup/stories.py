@@ -26,8 +26,8 @@ concerned. So the stories do not depend on the order in which articles arrive, a
 ``rebuild`` (which replays every stored article through the same path) gives the same
 stories as the incremental crawls.
 
-Guard against chaining: duplicate links (each text contained in the other) join articles
-into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
+Guard against chaining: duplicate and update links (each text contained in the other) join
+articles into *cores*; a core whose texts are only contained in others (teasers, truncated copies)
 attaches to exactly one other core, the one that contains it best (ties go to the core
 with the earliest published article, then the smallest URL: facts of the texts, not of
 their arrival). So an article that overlaps two different stories, or a teaser of one
@@ -48,9 +48,11 @@ import sqlite_utils
 from .. import store
 from . import DedupParams
 from .index import Index, band_keys_many, select_in, site_paragraph_key
+from . import representatives
 from .normalize import Document, analyze
+from .representatives import Plan
 from .sketch import Fingerprint, fingerprint, stored_fingerprint
-from .verify import Prepared, Verdict, compare, prepare
+from .verify import Prepared, Verdict, compare, describe_changes, prepare
 
 #: Analysed texts kept for verification (~21 KB of arrays each with its prepared form, over
 #: the corpus's articles): the copies a crawl's batches compare. 512 held 16 MB at the peak
@@ -119,38 +121,57 @@ class StoryAssigner:
         if not candidates:
             write_single_stories(self.db, [article_id])
             if crowded:
-                flipped |= self._uncrowd(crowded)
+                flipped ^= self._uncrowd(crowded)
             self._review(flipped)
             return article_id
         raw_verdicts: dict[int, Verdict] = {}
-        flipped |= self._group_site_copies(article_id, site, candidates, raw_verdicts)
+        plan = representatives.plan(self.index, article_id, fp.signature, site, candidates,
+                                    self.params.story_representatives)
+        flipped ^= self._group_site_copies(article_id, site, plan, raw_verdicts)
         if crowded:
-            flipped |= self._uncrowd(crowded)
-        self._link(article_id, fp.n_words, candidates, raw_verdicts)
+            flipped ^= self._uncrowd(crowded)
+        self._link(article_id, fp.n_words, plan, raw_verdicts)
         self._review(flipped)
         return self._story_of(article_id)
 
-    def _group_site_copies(self, article_id: int, site: str | None, candidates: set[int],
+    def _group_site_copies(self, article_id: int, site: str | None, plan: Plan,
                            verdicts: dict[int, Verdict]) -> set[int]:
         """Link ``article_id`` to its same-site candidates that are copies on the raw texts
-        and merge their site groups; returns the site paragraphs whose boilerplate status
-        changed with the groups. The raw verdicts go into ``verdicts`` (other id -> verdict):
-        where neither text has boilerplate they are the story verdicts too."""
-        if not candidates:
+        (of a big story, to the first of its same-site articles that is) and merge their site
+        groups; returns the site paragraphs whose boilerplate status changed with the groups.
+        The raw verdicts go into ``verdicts`` (other id -> verdict): where neither text has
+        boilerplate they are the story verdicts too."""
+        if not plan:
             return set()
         same_site = [r[0] for r in select_in(
             self.db, "SELECT id FROM articles WHERE id IN ({marks}) AND coalesce(site, '') = ?",
-            candidates, site or "")]
-        if not same_site:
-            return set()
+            plan.every, site or "")] if plan.every else []
         new = self._raw(article_id)
         for other in same_site:
             verdicts[other] = compare(new, self._raw(other), self.params)
         copies = [other for other in same_site if verdicts[other].same_story]
+        for group in plan.stories:
+            for other in group.same_site:
+                verdicts[other] = compare(new, self._raw(other), self.params)
+                if verdicts[other].same_story:
+                    copies.append(other)
+                    break
         if not copies:
             return set()
         self.index.add_site_links((article_id, other) for other in copies)
+        groups = set(self.index.site_groups_of(copies).values())
+        if len(groups) == 1 and min(groups) < article_id:  # it joins one group, unchanged
+            return self._join_site_group(article_id, groups.pop())
         return self._regroup_sites({article_id, *copies})
+
+    def _join_site_group(self, article_id: int, group: int) -> set[int]:
+        """Move a new article (a site group of its own) into ``group``, as
+        :meth:`_regroup_sites` would, without reading the group; returns the site paragraphs
+        whose boilerplate status changed."""
+        keys = set(self._site_paragraphs(article_id))
+        before = self.index.boilerplate(keys)
+        self.index.set_site_group([article_id], group)
+        return before ^ self.index.boilerplate(keys)
 
     def _regroup_sites(self, articles: set[int]) -> set[int]:
         """Recompute the site groups around ``articles`` from their site links (they may merge
@@ -171,15 +192,24 @@ class StoryAssigner:
             self.index.set_site_group(ms, group)
         return before ^ self.index.boilerplate(keys)
 
-    def _link(self, article_id: int, n_words: int, candidates: set[int],
+    def _link(self, article_id: int, n_words: int, plan: Plan,
               raw_verdicts: dict[int, Verdict]) -> None:
-        """Link ``article_id`` to its verified candidates and merge their components."""
-        links = self._verify(article_id, sorted(candidates), raw_verdicts) if candidates else []
+        """Link ``article_id`` to its verified candidates (to one representative of each big
+        story, see :mod:`.representatives`) and merge their components."""
+        links = self._verify(article_id, plan.every, raw_verdicts) if plan.every else []
+        for group in plan.stories:
+            for other in group.representatives:  # until one takes the article in
+                found = self._verify(article_id, [other], raw_verdicts)
+                links += found
+                if found and found[0][1].method in _JOINING:
+                    break
         if not links:
             self._write_stories({article_id: article_id}, set())
             return
         self._insert_links(article_id, links)
         components = self.index.components_of([other for other, _ in links])
+        if self._join_copies(article_id, links, components):
+            return
         members = self.index.component_members(set(components.values()))
         members[article_id] = n_words
         label = min(members)
@@ -188,13 +218,61 @@ class StoryAssigner:
         self._write_stories(group_stories(members, self._links_within(members), rank),
                             old_stories)
 
+    def _join_copies(self, article_id: int, links: list[tuple[int, Verdict]],
+                     components: dict[int, int]) -> bool:
+        """Add a new article that duplicates or is contained in articles of one component,
+        which is one story, to that story without reading it; False (nothing done) in any
+        other case.
+
+        What :func:`group_stories` would find: the article joins the core of the articles it
+        duplicates, or is a core of its own contained in others; it contains no one, so no
+        other core gains a container, and every core that had one still reaches the story's
+        root core (or the one cycle it may now close). The component stays one story, with
+        the same smallest article id; only the ``stories`` row changes, by the new
+        article's dates and site."""
+        if len(set(components.values())) != 1 or \
+                any(verdict.method not in _JOINING for _, verdict in links):
+            return False
+        component = next(iter(components.values()))
+        stories = {r[0] for r in select_in(
+            self.db, "SELECT story_id FROM articles WHERE id IN ({marks})", components)}
+        if component >= article_id or stories != {component}:
+            return False
+        row = self.db.execute(
+            "SELECT canonical_article_id, first_seen, first_published, last_published, "
+            "n_articles, n_sites, (SELECT count(*) FROM dedup_articles WHERE component = ?), "
+            "EXISTS (SELECT 1 FROM articles WHERE story_id = ? AND site IS "
+            "(SELECT site FROM articles WHERE id = ?) AND id < ?) FROM stories WHERE id = ?",
+            [component, component, article_id, article_id, component]).fetchone()
+        if row is None or row[4] != row[6]:  # the component is more than this story
+            return False
+        canonical, first_seen, first_published, last_published, n_articles, n_sites, _, \
+            site_known = row
+        rows = {r[0]: r for r in self.db.execute(
+            "SELECT id, title, published, first_seen FROM articles WHERE id IN (?, ?)",
+            [canonical, article_id])}
+        order = {a: (r[2] is None, r[2] or "", r[3] or "", a) for a, r in rows.items()}
+        canonical = min(order, key=order.get)
+        _, _, published, seen = rows[article_id]
+        self.index.set_component([article_id], component)
+        self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [component, article_id])
+        self.db.execute(
+            "UPDATE stories SET title = ?, canonical_article_id = ?, first_seen = ?, "
+            "first_published = ?, last_published = ?, n_articles = ?, n_sites = ? WHERE id = ?",
+            [rows[canonical][1], canonical, min(filter(None, (first_seen, seen)), default=None),
+             min(filter(None, (first_published, published)), default=None),
+             max(filter(None, (last_published, published)), default=None), n_articles + 1,
+             n_sites + (not site_known), component])
+        return True
+
     def _insert_links(self, article_id: int, links: list[tuple[int, Verdict]]) -> None:
         now = store.utcnow()
         self.db.conn.executemany(
             "INSERT OR REPLACE INTO article_links (article_id, other_id, similarity, jaccard, "
-            "containment, method, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "containment, method, changes, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(article_id, other, round(v.similarity, 4), round(v.jaccard, 4),
-              round(v.containment, 4), _method_name(v.method), now) for other, v in links])
+              round(v.containment, 4), _method_name(v), _changes(v), now)
+             for other, v in links])
 
     # ------------------------------------------------------------ order independence
     # (see the module docstring) Each step reads only the articles concerned: the holders of
@@ -213,11 +291,26 @@ class StoryAssigner:
         if not pairs:
             return
         self._delete_links(pairs)
-        for a, b in sorted(pairs):  # the later article keeps the row, as when it arrived
-            verdict = compare(self._prepared(a), self._prepared(b), self.params)
-            if verdict.same_story:
-                self._insert_links(b, [(a, _flip(verdict))])
+        earlier: dict[int, set[int]] = defaultdict(set)
+        for a, b in pairs:  # the later article keeps the row, as when it arrived
+            earlier[b].add(a)
+        for b in sorted(earlier):
+            plan = representatives.plan(
+                self.index, b, self.index.signature_rows(np.array([b]))[0], None, earlier[b],
+                self.params.story_representatives)
+            for a in plan.every:
+                self._relink(a, b)
+            for group in plan.stories:
+                any(self._relink(a, b) in _JOINING for a in group.representatives)
         self._regroup({x for pair in pairs for x in pair})
+
+    def _relink(self, a: int, b: int) -> str:
+        """Verify the indexed pair ``a`` < ``b``, link it if it is one story; the verdict's
+        method, ``b`` first."""
+        verdict = _flip(compare(self._prepared(a), self._prepared(b), self.params))
+        if verdict.same_story:
+            self._insert_links(b, [(a, verdict)])
+        return verdict.method
 
     def _uncrowd(self, crowded: list[tuple[str, int]]) -> set[int]:
         """Drop the story links and site links between articles under these just-crowded
@@ -230,12 +323,20 @@ class StoryAssigner:
         site_links = self.index.site_links_within(members)
         if not links and not site_links:
             return set()
-        candidates: dict[int, set[int]] = {}
+        candidates: dict[int, tuple[set[int], Counter]] = {}
 
         def still_candidates(a: int, b: int) -> bool:
-            if a not in candidates:
-                candidates[a] = self.index.candidates(a, self._fingerprint(a))
-            return b in candidates[a]
+            # Asked of the later one, as when it arrived: a key past its limit proposes its
+            # first holders to it, and a story with more candidates than representatives
+            # justifies a link to any of its articles (see .representatives).
+            later, earlier = max(a, b), min(a, b)
+            if later not in candidates:
+                found = self.index.candidates(later, self._fingerprint(later))
+                candidates[later] = (found, Counter(self.index.components_of(found).values()))
+            found, per_component = candidates[later]
+            return earlier in found or per_component[
+                self.index.components_of([earlier]).get(earlier)] > \
+                self.params.story_representatives
 
         gone = [(a, b) for a, b in links if not still_candidates(a, b)]
         if gone:
@@ -346,13 +447,6 @@ class StoryAssigner:
         return links
 
     # ------------------------------------------------------------ stories
-    def has_links(self, articles: Iterable[int]) -> bool:
-        """Whether any of ``articles`` has a story link or a site link."""
-        return any(True for _ in select_in(
-            self.db, "SELECT 1 FROM article_links WHERE article_id IN ({marks}) UNION ALL "
-            "SELECT 1 FROM article_links WHERE other_id IN ({marks}) UNION ALL SELECT 1 FROM "
-            "dedup_site_links WHERE article_id IN ({marks}) LIMIT 1", articles, repeat=3))
-
     def _links_within(self, members: dict[int, int]) -> list[tuple[int, int, str, float]]:
         return [link for link in select_in(
             self.db, "SELECT article_id, other_id, method, similarity FROM article_links "
@@ -392,20 +486,34 @@ class StoryAssigner:
             write_story(self.db, story, articles)
 
 
+#: Verdicts (new article first) that put the new article into the other's story: a link
+#: where it contains the other only makes it a container the other core may choose.
+_JOINING = ("duplicate", "a_in_b")
+
+
 def _flip(v: Verdict) -> Verdict:
     """The verdict of (b, a) from that of (a, b)."""
     method = {"a_in_b": "b_in_a", "b_in_a": "a_in_b"}.get(v.method, v.method)
     return Verdict(method, v.coverage_b, v.coverage_a, v.novel_b, v.novel_a, v.jaccard,
-                   v.containment, v.fact_conflicts, v.fact_agreements, v.reason)
+                   v.containment, v.fact_conflicts, v.fact_agreements, v.reason,
+                   v.names_changed, v.words_changed, v.figures_b, v.figures_a)
 
 
 def _site_keys(site: str | None, fp: Fingerprint) -> list[int]:
     return [site_paragraph_key(site, k) for k in fp.short_paragraphs.tolist()]
 
 
-def _method_name(method: str) -> str:
-    # article_links rows read "article_id <method> other_id".
-    return {"duplicate": "duplicate", "a_in_b": "contained_in", "b_in_a": "contains"}[method]
+def _method_name(v: Verdict) -> str:
+    """``article_links.method``; rows read "article_id <method> other_id". ``update``: each
+    text contained in the other but their figures differ (one is an updated version)."""
+    if v.method == "duplicate" and v.updated:
+        return "update"
+    return {"duplicate": "duplicate", "a_in_b": "contained_in", "b_in_a": "contains"}[v.method]
+
+
+def _changes(v: Verdict) -> str | None:
+    """``article_links.changes``: the figures that differ, other_id's → article_id's."""
+    return describe_changes(v.figures_b, v.figures_a) if v.updated else None
 
 
 def write_story(db: sqlite_utils.Database, story_id: int, articles: list[int]) -> None:
@@ -443,12 +551,16 @@ def _union_find(members: Iterable[int], pairs: Iterable[tuple[int, int]]
     return find
 
 
+#: Link methods of texts contained in each other: they join articles into cores.
+_CORE = ("duplicate", "update")
+
+
 def group_stories(members: dict[int, int], links: list[tuple[int, int, str, float]],
                   rank: dict[int, tuple] | None = None) -> dict[int, int]:
     """Story id of every member of one component, from its verified links alone.
 
     ``members`` maps article id -> word count; ``links`` are (article_id, other_id, method,
-    similarity) rows of ``article_links``. Duplicate links form cores (union-find); a core
+    similarity) rows of ``article_links``. Duplicate and update links form cores (union-find); a core
     whose articles are contained in other cores attaches to the single core that contains it
     best; a story is a group of cores joined by these attachments, its id the smallest
     article id in it. Which text is contained in which is the verifier's verdict (boilerplate
@@ -457,7 +569,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     two stories joins only one of them and never bridges them. ``rank`` (article id ->
     comparable key, smallest first) breaks the last ties; without it, the smallest id does.
     """
-    find = _union_find(members, ((a, b) for a, b, method, _ in links if method == "duplicate"))
+    find = _union_find(members, ((a, b) for a, b, method, _ in links if method in _CORE))
     cores: dict[int, list[int]] = defaultdict(list)
     for m in members:
         cores[find(m)].append(m)
@@ -465,7 +577,7 @@ def group_stories(members: dict[int, int], links: list[tuple[int, int, str, floa
     first = {core: min(rank[m] for m in ms) if rank else core for core, ms in cores.items()}
     best: dict[int, tuple[tuple, object, int]] = {}
     for a, b, method, similarity in links:
-        if method == "duplicate":
+        if method in _CORE:
             continue
         child, container = (a, b) if method == "contained_in" else (b, a)
         cc, pc = find(child), find(container)
@@ -503,8 +615,9 @@ class _BatchReplay:
         self.pending: list[tuple[int, Fingerprint, str | None]] = []
         self.row = {a: i for i, (a, _, _) in enumerate(batch)}
         self.candidates: dict[int, set[int]] = defaultdict(set)  # batch row -> article ids
-        # batch row -> the keys it crowds out, with the articles under each at that point
-        self.crowded: dict[int, list[tuple[str, int, list[int]]]] = defaultdict(list)
+        # batch rows holding a key that passes its limit within the batch: replayed one by
+        # one (:meth:`.index.Index.probe` judges the key on its first holders)
+        self.slow: set[int] = set()
         if not batch:
             return
         p = assigner.params
@@ -527,7 +640,9 @@ class _BatchReplay:
                limit: int) -> tuple[np.ndarray, np.ndarray]:
         """(batch row, candidate article id) of every key held by at most ``limit`` articles
         (the stored ones, the batch's earlier ones and the article itself) when the article
-        arrives; the keys an article crowds out go to :attr:`crowded`."""
+        arrives, and of every key whose first ``limit + 1`` holders were stored before the
+        batch and are one story's copies (those holders); the rows holding a key whose first
+        holders are not all stored yet go to :attr:`slow`."""
         stored = self.assigner.index.postings(table, np.unique(keys).tolist(), limit + 2)
         order = np.argsort(keys, kind="stable")  # a key's holders in arrival order
         keys, rows = keys[order], rows[order]
@@ -546,10 +661,14 @@ class _BatchReplay:
             start = first[group[i]]
             out_rows.append(np.full(earlier[i], rows[i]))
             out_ids.append(ids[rows[start:i]])
-        for i in np.flatnonzero(size == limit + 1).tolist():
-            start, key = first[group[i]], int(keys[i])
-            self.crowded[int(rows[i])].append(
-                (table, key, [*stored.get(key, ()), *ids[rows[start:i]].tolist()]))
+        index = self.assigner.index
+        for i in np.flatnonzero(n_stored > limit).tolist():
+            holders = stored[int(keys[i])][:limit + 1]
+            proposed = index.key_past_limit(table, int(keys[i]), holders)
+            if proposed:
+                out_rows.append(np.full(len(proposed), rows[i]))
+                out_ids.append(np.array(proposed, dtype=np.int64))
+        self.slow.update(rows[(size > limit) & (n_stored <= limit)].tolist())
         if not out_rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         rows, found = np.concatenate(out_rows), np.concatenate(out_ids)
@@ -578,22 +697,18 @@ class _BatchReplay:
     def add(self, article_id: int, fp: Fingerprint, site: str | None) -> None:
         row = self.row[article_id]
         candidates = self.candidates.pop(row, set())
-        crowded = self.crowded.pop(row, [])
-        if candidates:
+        if row in self.slow:
             self.flush()
-            self.assigner._join(article_id, fp, site, candidates,
-                                [(table, key) for table, key, _ in crowded],
+            candidates, crowded = self.assigner.index.probe(article_id, fp,
+                                                            self.band_matrix[row])
+            self.assigner._join(article_id, fp, site, candidates, crowded,
                                 self.band_matrix[row][None, :])
-            return
-        self.pending.append((article_id, fp, site))
-        # Links among the key's earlier articles may lose their only source. Queued articles
-        # have no links (an article with candidates flushes the queue first), so where no
-        # other member has any, there is nothing to drop and nothing to flush.
-        if crowded and self.assigner.has_links(
-                {a for _, _, members in crowded for a in members}
-                - {a for a, _, _ in self.pending}):
+        elif candidates:
             self.flush()
-            self.assigner._review(self.assigner._uncrowd([(t, k) for t, k, _ in crowded]))
+            self.assigner._join(article_id, fp, site, candidates, [],
+                                self.band_matrix[row][None, :])
+        else:
+            self.pending.append((article_id, fp, site))
 
     def flush(self) -> None:
         """Write the queued articles: index rows, and each one a story of its own."""

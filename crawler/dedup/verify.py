@@ -10,17 +10,28 @@ paragraphs of each text's site removed):
 - *novel share*: the share of a text's words in paragraphs that the other text lacks (covered
   less than ``paragraph_covered``). Two different stories that reuse background paragraphs
   both have novel paragraphs of their own; a copy, a teaser or a spun copy has (almost) none.
-- *facts*: numbers in the paragraphs the texts share. Template stories (earthquakes, market
-  closes, results) share nearly every word but not their numbers; an updated version changes
-  one or two figures and keeps the rest.
+- *what differs* in the paragraphs both texts share: the words there that lie in no n-gram
+  of the other text are what was replaced, each a figure (a token with a digit: amounts,
+  scores, dates, times), a name (capitalised inside a sentence: people, places, teams,
+  organisations; German nouns too) or another word. Reports written from one template about
+  different events share nearly every word and differ in exactly these slots; an updated
+  version keeps the story's names and its text and changes a few figures; a spun or edited
+  copy changes ordinary words.
 
 Text A is *contained* in B when A is covered at least ``min_coverage`` (``short_min_coverage``
 below ``short_words`` words, where shared names and stock phrases of two reports on one event
 weigh more), at most ``max_novel`` of A is novel, and A has at least ``min_words`` words. Two
 texts contained in each other are duplicates; one contained in the other is a teaser or part of
-it. Either is vetoed when the shared paragraphs disagree on at least ``fact_conflicts`` numbers
-and on more numbers than they agree on, or when both leads (first paragraph of at least
-``lead_words`` words) are novel: two stories that share only their background.
+it. Where the shared paragraphs disagree on figures, either is vetoed as another event when
+at least ``names_changed`` names were replaced too, more names and figures differ than
+figures agree, and at most ``words_per_slot`` other words were replaced per differing name or
+figure (an update may change one name: a weekday, a deadline), or when at
+least ``fact_conflicts`` figures differ, more than agree, and the texts share fewer than
+``words_per_changed_figure`` words per differing figure (a robot report is mostly slots; an
+updated version is mostly its own text). What is not vetoed is an *update*: one story, its
+figures changed (:attr:`Verdict.updated`, with the figures each side has). Both leads (first
+paragraph of at least ``lead_words`` words) novel vetoes too: two stories that share only
+their background.
 """
 from __future__ import annotations
 
@@ -30,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import DedupParams
-from .normalize import Document, combine
+from .normalize import FIGURE, NAME, Document, combine
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,16 @@ class Verdict:
     fact_conflicts: int
     fact_agreements: int
     reason: str = ""
+    names_changed: int = 0  # names (capitalised words) replaced in the shared paragraphs
+    words_changed: int = 0  # other words (neither names nor figures) replaced there
+    # the figures of the shared paragraphs that the other text lacks, in text order
+    figures_a: tuple[str, ...] = ()
+    figures_b: tuple[str, ...] = ()
+
+    @property
+    def updated(self) -> bool:
+        """One story whose texts disagree on figures: one is an updated version of the other."""
+        return bool(self.method) and self.fact_conflicts > 0
 
     @property
     def same_story(self) -> bool:
@@ -73,6 +94,8 @@ class Prepared:
     paragraph: np.ndarray    # paragraph index of each kept word
     paragraph_words: np.ndarray  # kept words per paragraph (0 for a removed one)
     n_words: int
+    kind: np.ndarray         # :attr:`~.normalize.Document.word_kind` of each kept word
+    words: np.ndarray        # the kept words' hashes
 
 
 def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepared:
@@ -81,9 +104,9 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
         if boilerplate else []
     if dropped:
         keep = ~np.isin(doc.paragraph_of_word, dropped)
-        words, paragraph = doc.words[keep], doc.paragraph_of_word[keep]
+        words, paragraph, kind = doc.words[keep], doc.paragraph_of_word[keep], doc.word_kind[keep]
     else:  # the raw text: the document's own arrays, not copies
-        words, paragraph = doc.words, doc.paragraph_of_word
+        words, paragraph, kind = doc.words, doc.paragraph_of_word, doc.word_kind
     n = params.verify_ngram
     if words.size >= n:
         grams = combine(words, n)
@@ -93,7 +116,8 @@ def prepare(doc: Document, boilerplate: set[int], params: DedupParams) -> Prepar
         grams = words
     gram_set, gram_index = np.unique(grams, return_inverse=True)
     return Prepared(doc, gram_set, gram_index.ravel(), paragraph,
-                    np.bincount(paragraph, minlength=doc.paragraph_keys.size), int(words.size))
+                    np.bincount(paragraph, minlength=doc.paragraph_keys.size), int(words.size),
+                    kind, words)
 
 
 def _shared(a: Prepared, b: Prepared) -> np.ndarray:
@@ -145,6 +169,32 @@ def _numbers(p: Prepared, shared: np.ndarray) -> Counter:
     return Counter(p.doc.number_words[shared[p.doc.number_paragraph]].tolist())
 
 
+def _lacking(p: Prepared, shared: np.ndarray, other: Counter) -> tuple[str, ...]:
+    """The figures of ``p``'s shared paragraphs beyond those in ``other`` (counted), in text
+    order, as text."""
+    left = Counter(other)
+    out = []
+    for i in np.flatnonzero(shared[p.doc.number_paragraph]).tolist():
+        word = int(p.doc.number_words[i])
+        if left[word] > 0:
+            left[word] -= 1
+        else:
+            out.append(p.doc.number_text[i].decode("utf-8", "replace"))
+    return tuple(out)
+
+
+def _changed_words(p: Prepared, covered: np.ndarray, shared: np.ndarray, other: Prepared
+                   ) -> tuple[int, int]:
+    """Names and other words (not figures) of ``p``'s shared paragraphs that lie in no n-gram
+    of the ``other`` text and that it does not have at all: what was replaced or inserted
+    there (a word between two changed figures is in no shared n-gram, yet unchanged)."""
+    where = ~covered & shared[p.paragraph]
+    kind = p.kind[where]
+    absent = ~np.isin(p.words[where], other.words)
+    names = int(np.count_nonzero(absent & (kind == NAME)))
+    return names, int(np.count_nonzero(absent & (kind == 0)))
+
+
 def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
     """Decide whether ``a`` and ``b`` are copies of one story (see the module docstring)."""
     n = params.verify_ngram
@@ -170,16 +220,41 @@ def compare(a: Prepared, b: Prepared, params: DedupParams) -> Verdict:
 
     a_in_b = contained(coverage_a, novel_a, a.n_words)
     b_in_a = contained(coverage_b, novel_b, b.n_words)
+    method = "duplicate" if a_in_b and b_in_a else "a_in_b" if a_in_b else \
+        "b_in_a" if b_in_a else ""
+    if not method:
+        return Verdict("", coverage_a, coverage_b, novel_a, novel_b, jaccard, containment, 0, 0)
     facts_a, facts_b = _numbers(a, shared_a), _numbers(b, shared_b)
     agreements = sum((facts_a & facts_b).values())
     conflicts = min(sum((facts_a - facts_b).values()), sum((facts_b - facts_a).values()))
-    method = "duplicate" if a_in_b and b_in_a else "a_in_b" if a_in_b else \
-        "b_in_a" if b_in_a else ""
+    names = others = 0
     reason = ""
-    if method and conflicts >= params.fact_conflicts and conflicts > agreements:
-        method, reason = "", "facts differ"
-    elif method and _lead_novel(a, shared_a, params.lead_words) and \
+    if conflicts:  # what else differs decides: another event, or an updated version
+        names_a, others_a = _changed_words(a, cov_a_words, shared_a, b)
+        names_b, others_b = _changed_words(b, cov_b_words, shared_b, a)
+        names, others = min(names_a, names_b), min(others_a, others_b)
+        # the words both texts share in the paragraphs they share: the text the slots sit in
+        free = min(int(np.count_nonzero(cov_a_words & shared_a[a.paragraph])),
+                   int(np.count_nonzero(cov_b_words & shared_b[b.paragraph])))
+        slots = names + conflicts
+        if names >= params.names_changed and others <= params.words_per_slot * slots and \
+                slots > agreements:
+            method, reason = "", "other names and figures"
+        elif conflicts >= params.fact_conflicts and conflicts > agreements and \
+                free < params.words_per_changed_figure * conflicts:
+            method, reason = "", "facts differ"
+    if method and _lead_novel(a, shared_a, params.lead_words) and \
             _lead_novel(b, shared_b, params.lead_words):
         method, reason = "", "different leads"
+    changed = (_lacking(a, shared_a, facts_b), _lacking(b, shared_b, facts_a)) \
+        if method and conflicts else ((), ())
     return Verdict(method, coverage_a, coverage_b, novel_a, novel_b, jaccard, containment,
-                   conflicts, agreements, reason)
+                   conflicts, agreements, reason, names, others, *changed)
+
+
+def describe_changes(old: tuple[str, ...], new: tuple[str, ...]) -> str:
+    """Which figures an updated version changed: ``"12 → 15, 300 → 340"`` (figures in text
+    order, paired in order; one left over shows alone: ``"+7"``, ``"-7"``)."""
+    pairs = [f"{o} → {n}" for o, n in zip(old, new)]
+    pairs += [f"-{o}" for o in old[len(new):]] + [f"+{n}" for n in new[len(old):]]
+    return ", ".join(pairs)

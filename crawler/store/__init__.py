@@ -49,7 +49,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "unique": [["url"]],
         # fetched_url: known-URL lookups (known_urls, article_id_for) match either URL; without
         # this index each lookup scanned the whole table, once per feed entry.
-        "indexes": [["story_id"], ["site"], ["published"], ["first_seen"], ["fetched_url"]],
+        "indexes": [["story_id", "site"], ["site"], ["published"], ["first_seen"], ["fetched_url"]],
     },
     "article_feeds": {
         "columns": {"article_id": int, "feed_id": int, "first_seen": str},
@@ -70,6 +70,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {
             "article_id": int, "other_id": int, "similarity": float,
             "jaccard": float, "containment": float, "method": str, "created": str,
+            "changes": str,
         },
         "pk": ("article_id", "other_id"),
         "indexes": [["other_id"]],
