@@ -425,6 +425,33 @@ def test_sites_at_a_realistic_size_match_the_reference(tmp_path):
     assert len(expected["sites"]) == 200 and len(expected["edges"]) > 500
 
 
+def test_a_story_past_the_eager_limit_is_refreshed_when_the_crawl_ends(tmp_path):
+    """A story of SITE_STATS_EAGER_MAX + 1 articles is only marked stale as copies join it (its
+    recomputation reads the whole story); finishing the crawl recomputes it, and then every
+    figure equals the reference. One article fewer is recomputed at once."""
+    path = tmp_path / "big.db"
+    db = store.open_db(path)
+    crawl_id = store.start_crawl(db, "crawl", {})
+    limit = store.SITE_STATS_EAGER_MAX
+    with store.transaction(db):
+        small = [add(db, f"s{i % 20}.example", f"small{i}", f"2025-03-{1 + i % 9:02d}T08:00:00+00:00",
+                     "2025-03-10T00:00:00+00:00") for i in range(limit)]
+        merge(db, small)
+        big = [add(db, f"b{i % 30}.example", f"big{i}", f"2025-03-{1 + i % 9:02d}T09:00:00+00:00",
+                   "2025-03-10T00:00:00+00:00") for i in range(limit + 1)]
+        merge(db, big)
+    stale = [r[0] for r in db.execute("SELECT story_id FROM story_sites_stale")]
+    assert stale == [min(big)]
+    assert db.execute("SELECT count(*) FROM story_sites WHERE story_id = ?",
+                      [min(small)]).fetchone()[0] == 20
+    store.finish_crawl(db, crawl_id, "finished", {})
+    assert db.execute("SELECT count(*) FROM story_sites_stale").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM story_sites WHERE story_id = ?",
+                      [min(big)]).fetchone()[0] == 30
+    db.close()
+    assert_matches_reference(path)
+
+
 def build_syndication(path, n_sites: int, seed: int = 3, stories: int = 1500) -> None:
     """A crawl-like database built through the store: a few agencies whose stories the other
     sites copy (each from one or two agencies, after minutes to days), plus own stories."""

@@ -806,6 +806,7 @@ def rebuild(db: sqlite_utils.Database, params: DedupParams,
             progress("dedup rebuild: writing the index")
         with store.transaction(db):
             assigner.index.finish_bulk()
+        store.refresh_site_stats(db)
     finally:
         db.execute(f"PRAGMA cache_size = {cache}")
         if pool is not None:
