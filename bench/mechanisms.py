@@ -44,7 +44,6 @@ ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": ((), ()),
     "gc_workers_off": ((), ("gc_workers",)),
     "warmup_off": ((), ("warmup",)),
-    "cache_read_off": ((), ("cache_read",)),
     "items_100": (("CONCURRENT_ITEMS=100",), ()),
 }
 OUT = ROOT / "bench" / "out" / "mechanisms"
@@ -61,9 +60,6 @@ def launch(off: set[str], argv: list[str]) -> int:
         # this process's sys.path: it finds the module through PYTHONPATH.
         os.environ["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(BENCH), os.environ.get("PYTHONPATH", "")]))
-    if "cache_read" in off:
-        from crawler.runtime.pipelines import ExtractPipeline
-        ExtractPipeline.cached = lambda self, page: None  # the page goes through the pipe
     os.environ["MECHANISMS_OFF"] = ",".join(sorted(off))
     from crawler.cli import main
     return main(argv)

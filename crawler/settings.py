@@ -64,10 +64,6 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's meta-refresh check decodes every page in the reactor; this one looks first.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.fetch.metarefresh.LazyMetaRefreshMiddleware": 580,
-    # The resume cache (crawler/jobs.py) keeps pages as the spider sees them: after
-    # decompression (590) and redirects (600), not as received (Scrapy's 900). A worker reads a
-    # page from its cache file instead of receiving it through a pipe.
-    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 585,
     # Big feeds are read in the extraction pool (crawler/feedread.py): the last to see a
     # response, after decompression, redirects and the resume cache.
     "crawler.fetch.feedread.FeedReadMiddleware": 40,

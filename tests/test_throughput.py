@@ -7,10 +7,8 @@ exactly what extracting inline stores.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import os
-import pickle
 import random
 import sqlite3
 import subprocess
@@ -24,7 +22,6 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.items import Page
 from crawler.fetch.jobs import (AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry,
                          spare_dir)
 from crawler.fetch.metarefresh import LazyMetaRefreshMiddleware
@@ -176,49 +173,6 @@ def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
         assert report["elapsed"] > 0 and report["cpu_seconds"] > 0
 
 
-def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
-    """A page already in the resume cache goes to a worker as that file's path, not its bytes;
-    a cache entry that is not the page the spider saw (changed by a middleware after the
-    cache, e.g. still compressed) or cannot be read falls back to sending the page."""
-    crawler = get_crawler(settings_dict={
-        "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path),
-        "HTTPCACHE_STORAGE": "crawler.fetch.jobs.AtomicFilesystemCacheStorage",
-        "CRAWLER_EXTRACT_WORKERS": 1})
-    crawler.spider = type("Spider", (), {"name": "feeds"})()
-    pipeline = ExtractPipeline.from_crawler(crawler)
-    words = ["wort", "zeitung", "bericht", "stadt", "rat", "woche", "jahr", "plan"]
-    html = article_page("Aus dem Cache", _paragraphs(random.Random(5), words, 3)).encode()
-    key = "ab" * 20
-    entry = cache_entry(str(tmp_path), "feeds", key)
-    os.makedirs(os.path.dirname(entry))
-
-    def cache(body: bytes) -> None:
-        with open(entry, "wb") as f:
-            pickle.dump({"url": "http://127.0.0.1/a.html", "status": 200, "body": body,
-                         "headers": b"", "time": 0.0}, f)
-
-    page = Page(url="http://127.0.0.1/a.html", fetched_url="http://127.0.0.1/a.html",
-                body=html, cache_key=key)
-    assert pipeline.cached(page) is None  # nothing cached yet
-    cache(html)
-    cached = pipeline.cached(page)
-    assert cached[0] == entry
-    article = analyse_page(b"", page.fetched_url, None, DedupParams(), cached=cached)
-    assert article["title"] == "Aus dem Cache"  # read from the file: no bytes were sent
-    cache(gzip.compress(html))
-    with pytest.raises(OSError):
-        analyse_page(b"", page.fetched_url, None, DedupParams(), cached=cached)
-    pipeline.open_spider()
-    try:  # the pipeline sends the page itself: compressed entry, then an unreadable one
-        assert asyncio.run(pipeline.process_item(page))["article"]["title"] == "Aus dem Cache"
-        with open(entry, "wb") as f:
-            f.write(b"\x80\x05 truncated")
-        page.body = html  # the pipeline empties it once extracted
-        assert asyncio.run(pipeline.process_item(page))["article"]["title"] == "Aus dem Cache"
-    finally:
-        pipeline.close_spider()
-
-
 def test_a_stored_articles_cache_file_is_overwritten_by_the_next_page(tmp_path):
     """Dropping a stored article's entry keeps its file as a spare; the next response is
     written over it (no new file) and reads back as itself, though the spare held a longer
@@ -323,18 +277,6 @@ def test_one_worker_per_core_the_crawl_may_use():
     done = subprocess.run([sys.executable, "-c", _ON_ONE_CORE], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "1", done.stderr[-2000:]
-
-
-def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
-    """Cached after decompression and redirects, so the workers can read a page from its cache
-    file (a compressed entry would make every gzip-served page go through the pipe)."""
-    from crawler.runtime.crawl import project_settings
-    from scrapy.utils.conf import build_component_list
-
-    order = build_component_list(project_settings().getwithbase("DOWNLOADER_MIDDLEWARES"))
-    position = {path.rsplit(".", 1)[1]: i for i, path in enumerate(order)}
-    assert position["LazyMetaRefreshMiddleware"] < position["HttpCacheMiddleware"] \
-        < position["HttpCompressionMiddleware"] < position["RedirectMiddleware"]
 
 
 @pytest.mark.parametrize("level, debug_records", [("WARNING", False), ("INFO", False),

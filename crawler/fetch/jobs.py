@@ -2,14 +2,12 @@
 Ctrl-C or SIGKILL, losing nothing and fetching nothing twice.
 
 The job folder (``<db folder>/jobs/<kind>-<hash of the command>/``) holds Scrapy's HTTP cache
-(HttpCacheMiddleware, DummyPolicy) of the responses the crawl received, as the spider sees
-them (decompressed, redirects followed), one file each, written atomically
-(``AtomicFilesystemCacheStorage``), and ``job.json`` saying how the crawl ended. The extraction
-workers read an article page from its file rather than through a pipe. An
-article page's entry is dropped as soon as its article is stored (``discard_cached``): a stored
-article is never fetched again, so the cache holds only feeds, sitemaps, listing pages and the
-pages still on their way to the database, and needs no compression (gzip cost the reactor
-~10 ms a page). A dropped entry's file is kept as a spare and overwritten by a later page: a
+(HttpCacheMiddleware, DummyPolicy) of the responses the crawl received, one file each,
+written atomically (``AtomicFilesystemCacheStorage``), and ``job.json`` saying how the crawl
+ended. An article page's entry is dropped as soon as its article is stored
+(``discard_cached``): a stored article is never fetched again, so the cache holds only feeds,
+sitemaps, listing pages and the pages still on their way to the database, and needs no
+compression (gzip cost the reactor ~10 ms a page). A dropped entry's file is kept as a spare and overwritten by a later page: a
 new 180 KB file cost the reactor 0.2-0.7 ms of kernel time (page and block allocation), an
 overwrite of a spare 0.08 ms. The folder is deleted when the crawl finishes.
 
