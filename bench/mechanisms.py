@@ -13,8 +13,7 @@ resource usage of every one of them, the fork server and the extraction workers 
 - wall seconds (on a shared machine the least reliable figure).
 
 Mechanisms without a setting are switched off by this script's launcher (``--launch``), which
-patches them out before the command line runs; the fork server's preload module
-``mechanisms_preload`` does the same inside the server.
+patches them out before the command line runs.
 
 Usage: python bench/mechanisms.py [--pages 400] [--rounds 3] [--arms warmup_off,items_100,...]
 """
@@ -42,7 +41,6 @@ sys.path.insert(0, str(BENCH))
 #: Arm -> (settings, mechanisms the launcher patches out).
 ARMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "base": ((), ()),
-    "gc_workers_off": ((), ("gc_workers",)),
     "warmup_off": ((), ("warmup",)),
     "items_100": (("CONCURRENT_ITEMS=100",), ()),
 }
@@ -54,13 +52,6 @@ def launch(off: set[str], argv: list[str]) -> int:
     from crawler.runtime import workers
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
-    elif "gc_workers" in off:
-        workers.PRELOAD[:] = ["mechanisms_preload"]
-        # The fork server ignores a preload it cannot import, and Python 3.11's does not take
-        # this process's sys.path: it finds the module through PYTHONPATH.
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(BENCH), os.environ.get("PYTHONPATH", "")]))
-    os.environ["MECHANISMS_OFF"] = ",".join(sorted(off))
     from crawler.cli import main
     return main(argv)
 

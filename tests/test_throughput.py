@@ -241,23 +241,6 @@ def test_the_command_line_starts_the_warm_fork_server_before_the_crawl(setting, 
     assert done.stdout.split() == expected.split(), done.stderr[-2000:]
 
 
-_WORKER_STATE = """
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from crawler.runtime import workers
-state = "(__import__('gc').get_freeze_count() > 10000, __import__('gc').get_threshold()[0])"
-with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
-    print(pool.submit(eval, state).result())
-"""
-
-
-def test_the_workers_start_with_the_servers_objects_frozen():
-    """A worker's collections skip what its server imported."""
-    done = subprocess.run([sys.executable, "-c", _WORKER_STATE], capture_output=True,
-                          text=True, timeout=120)
-    assert done.stdout.strip() == "(True, 10000)", done.stderr[-2000:]
-
-
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
