@@ -69,8 +69,6 @@ ARMS: dict[str, Arm] = {
     "spares_off": Arm("a stored article's cache file is overwritten by the next page "
                       "(crawler.fetch.jobs spares)", off=("spares",),
                       judged_by="main_crawling_ms"),
-    "meta_refresh_scrapy": Arm("the lazy meta-refresh middleware (crawler.fetch.metarefresh)",
-                               off=("lazy_meta_refresh",), judged_by="main_crawling_ms"),
     "generator_check_on": Arm("WARN_ON_GENERATOR_RETURN_VALUE = False",
                               settings=("WARN_ON_GENERATOR_RETURN_VALUE=True",),
                               judged_by="main_crawling_ms"),
@@ -104,12 +102,6 @@ def launch(off: set[str], argv: list[str]) -> int:
                     pass
         pipelines.discard_cached = delete_cached  # every page gets a new file
         AtomicFilesystemCacheStorage._spare = lambda self: None
-    if "lazy_meta_refresh" in off:
-        from crawler import settings
-        middlewares = dict(settings.DOWNLOADER_MIDDLEWARES)
-        del middlewares["crawler.fetch.metarefresh.LazyMetaRefreshMiddleware"]
-        middlewares["scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware"] = 580
-        settings.DOWNLOADER_MIDDLEWARES = middlewares  # Scrapy's, at its own place
     if "quiet_loggers" in off:
         import logging
         from crawler.runtime import crawl

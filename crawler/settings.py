@@ -61,9 +61,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.fetch.politeness.RobotsTxtMiddleware": 100,
     "crawler.fetch.politeness.RetryAfterMiddleware": 560,       # sees 429/503 before RetryMiddleware
     "crawler.fetch.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
-    # Scrapy's meta-refresh check decodes every page in the reactor; this one looks first.
-    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.fetch.metarefresh.LazyMetaRefreshMiddleware": 580,
     # Big feeds are read in the extraction pool (crawler/feedread.py): the last to see a
     # response, after decompression, redirects and the resume cache.
     "crawler.fetch.feedread.FeedReadMiddleware": 40,

@@ -24,7 +24,6 @@ from scrapy.utils.test import get_crawler
 from crawler.demo.server import LocalWeb, Resource, Site
 from crawler.fetch.jobs import (AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry,
                          spare_dir)
-from crawler.fetch.metarefresh import LazyMetaRefreshMiddleware
 from crawler.dedup import DedupParams
 from crawler.runtime.pipelines import ExtractPipeline, analyse_page
 from crawler.runtime.reactor_monitor import ReactorMonitor
@@ -70,34 +69,6 @@ def test_monitor_is_off_unless_asked():
     from scrapy.exceptions import NotConfigured
     with pytest.raises(NotConfigured):
         ReactorMonitor.from_crawler(get_crawler(settings_dict={}))
-
-
-# ---------------------------------------------------------------- meta refresh, cheaply
-
-
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
-def test_meta_refresh_still_redirects_and_plain_pages_pass(encoding):
-    from scrapy import Request
-    from scrapy.http import HtmlResponse
-
-    middleware = LazyMetaRefreshMiddleware.from_crawler(get_crawler())
-    request = Request("http://127.0.0.1/old.html")
-    refresh = ('<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL=/new.html"></head>'
-               '<body><p>Moved</p></body></html>')
-    plain = "<html><head><title>Artikel</title></head><body><p>Text</p></body></html>"
-    headers = {"Content-Type": f"text/html; charset={encoding}"}
-    moved = middleware.process_response(request, HtmlResponse(
-        request.url, body=refresh.encode(encoding), headers=headers, request=request))
-    assert isinstance(moved, Request) and moved.url == "http://127.0.0.1/new.html"
-    page = HtmlResponse(request.url, body=plain.encode(encoding), headers=headers,
-                        request=request)
-    assert middleware.process_response(request, page) is page
-    # "refresh" in a script of a large page: only its head is decoded, the page passes as it is
-    big = HtmlResponse(request.url, headers=headers, request=request, body=(
-        "<html><head><script>refresh()</script></head><body>" + "<p>Text</p>" * 20000
-        + "</body></html>").encode(encoding))
-    assert middleware.process_response(request, big) is big
-    assert getattr(big, "_cached_ubody", None) is None
 
 
 # ---------------------------------------------------------------- pool vs inline
