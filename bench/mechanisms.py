@@ -72,9 +72,6 @@ ARMS: dict[str, Arm] = {
     "generator_check_on": Arm("WARN_ON_GENERATOR_RETURN_VALUE = False",
                               settings=("WARN_ON_GENERATOR_RETURN_VALUE=True",),
                               judged_by="main_crawling_ms"),
-    "debug_records_on": Arm("Scrapy's per-page debug lines not made below the crawl's level "
-                            "(runtime.crawl.quiet_noisy_loggers)", off=("quiet_loggers",),
-                            judged_by="main_crawling_ms"),
 }
 #: The figures an arm is compared on, off / on: (key, label).
 FIGURES = (("cpu_ms", "CPU a page"), ("main_crawling_ms", "main process CPU a page"),
@@ -102,16 +99,6 @@ def launch(off: set[str], argv: list[str]) -> int:
                     pass
         pipelines.discard_cached = delete_cached  # every page gets a new file
         AtomicFilesystemCacheStorage._spare = lambda self: None
-    if "quiet_loggers" in off:
-        import logging
-        from crawler.runtime import crawl
-        quiet = crawl.quiet_noisy_loggers
-
-        def loud(settings) -> None:
-            quiet(settings)
-            for name in ("scrapy.core.engine", "scrapy.core.scraper"):
-                logging.getLogger(name).setLevel(logging.NOTSET)  # Scrapy's own: records made
-        crawl.quiet_noisy_loggers = loud
     first_page_timer()
     from crawler.cli import main
     return main(argv)

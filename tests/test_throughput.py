@@ -231,18 +231,3 @@ def test_one_worker_per_core_the_crawl_may_use():
     done = subprocess.run([sys.executable, "-c", _ON_ONE_CORE], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "1", done.stderr[-2000:]
-
-
-@pytest.mark.parametrize("level, debug_records", [("WARNING", False), ("INFO", False),
-                                                  ("DEBUG", True)])
-def test_scrapys_per_page_debug_lines_are_not_made_below_the_crawls_level(level, debug_records):
-    """Scrapy filters in its root handler; its engine and scraper loggers (a line for every
-    response and every item) take the crawl's level so no record is built to be dropped, and
-    a DEBUG crawl after a quiet one in the same process still gets them."""
-    import logging
-
-    from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
-
-    quiet_noisy_loggers(project_settings({"LOG_LEVEL": level}))
-    for name in ("scrapy.core.engine", "scrapy.core.scraper"):
-        assert logging.getLogger(name).isEnabledFor(logging.DEBUG) is debug_records
