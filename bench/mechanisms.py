@@ -57,9 +57,6 @@ ARMS: dict[str, Arm] = {
     "base": Arm("every mechanism on"),
     "warmup_off": Arm("the fork server imports trafilatura and extracts a page before forking "
                       "the workers (crawler.runtime.workerinit)", off=("warmup",)),
-    "early_start_off": Arm("the command line starts the fork server before it imports Scrapy "
-                           "(workers.start_early)", off=("early_start",),
-                           judged_by="first_page_s"),
     "inline": Arm("extraction in a pool of worker processes, one per core",
                   settings=("CRAWLER_EXTRACT_WORKERS=0",), judged_by="blocked_share"),
     "items_100": Arm("CONCURRENT_ITEMS = 4", settings=("CONCURRENT_ITEMS=100",),
@@ -85,8 +82,6 @@ def launch(off: set[str], argv: list[str]) -> int:
     from crawler.runtime import workers
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
-    if "early_start" in off:
-        workers.start_early = lambda settings: None  # started by the pipeline, as the spider opens
     if "spares" in off:
         from crawler.fetch.jobs import AtomicFilesystemCacheStorage, cache_entry
         from crawler.runtime import pipelines
