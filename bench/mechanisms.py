@@ -63,9 +63,6 @@ ARMS: dict[str, Arm] = {
                      judged_by="main_crawling_ms"),
     "batch_1": Arm("articles written 50 a transaction (CRAWLER_STORE_BATCH_SIZE)",
                    settings=("CRAWLER_STORE_BATCH_SIZE=1",), judged_by="main_crawling_ms"),
-    "spares_off": Arm("a stored article's cache file is overwritten by the next page "
-                      "(crawler.fetch.jobs spares)", off=("spares",),
-                      judged_by="main_crawling_ms"),
     "generator_check_on": Arm("WARN_ON_GENERATOR_RETURN_VALUE = False",
                               settings=("WARN_ON_GENERATOR_RETURN_VALUE=True",),
                               judged_by="main_crawling_ms"),
@@ -82,18 +79,6 @@ def launch(off: set[str], argv: list[str]) -> int:
     from crawler.runtime import workers
     if "warmup" in off:
         workers.PRELOAD[:] = []  # each worker imports and warms up trafilatura itself
-    if "spares" in off:
-        from crawler.fetch.jobs import AtomicFilesystemCacheStorage, cache_entry
-        from crawler.runtime import pipelines
-
-        def delete_cached(cachedir: str, spider_name: str, keys: list[str]) -> None:
-            for key in keys:
-                try:
-                    os.remove(cache_entry(cachedir, spider_name, key))
-                except FileNotFoundError:
-                    pass
-        pipelines.discard_cached = delete_cached  # every page gets a new file
-        AtomicFilesystemCacheStorage._spare = lambda self: None
     first_page_timer()
     from crawler.cli import main
     return main(argv)

@@ -22,8 +22,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.fetch.jobs import (AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry,
-                         spare_dir)
+from crawler.fetch.jobs import AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry
 from crawler.dedup import DedupParams
 from crawler.runtime.pipelines import ExtractPipeline, analyse_page
 from crawler.runtime.reactor_monitor import ReactorMonitor
@@ -144,36 +143,29 @@ def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
         assert report["elapsed"] > 0 and report["cpu_seconds"] > 0
 
 
-def test_a_stored_articles_cache_file_is_overwritten_by_the_next_page(tmp_path):
-    """Dropping a stored article's entry keeps its file as a spare; the next response is
-    written over it (no new file) and reads back as itself, though the spare held a longer
-    page; a spare is no entry: the job's page count and the lookups do not see it."""
+def test_a_stored_articles_cache_entry_is_dropped(tmp_path):
+    """Dropping a stored article's entry deletes its file: the lookups and the job's page
+    count do not see it; another response is stored and reads back as itself."""
     crawler = get_crawler(settings_dict={"HTTPCACHE_DIR": str(tmp_path)})
     spider = type("Spider", (), {"name": "feeds", "crawler": crawler})()
     storage = AtomicFilesystemCacheStorage(crawler.settings)
     storage.open_spider(spider)
-    long_page, short_page = Request("http://127.0.0.1/long.html"), Request("http://127.0.0.1/b")
-    storage.store_response(spider, long_page, HtmlResponse(long_page.url, body=b"x" * 50_000))
-    key = crawler.request_fingerprinter.fingerprint(long_page).hex()
-    inode = os.stat(cache_entry(str(tmp_path), "feeds", key)).st_ino
+    page, other = Request("http://127.0.0.1/long.html"), Request("http://127.0.0.1/b")
+    storage.store_response(spider, page, HtmlResponse(page.url, body=b"x" * 50_000))
+    key = crawler.request_fingerprinter.fingerprint(page).hex()
+    assert os.path.getsize(cache_entry(str(tmp_path), "feeds", key)) > 50_000
 
     discard_cached(str(tmp_path), "feeds", [key])
-    assert storage.retrieve_response(spider, long_page) is None
+    assert storage.retrieve_response(spider, page) is None
     assert sum(1 for _ in tmp_path.glob("*/*/*")) == 0  # what `crawler status` counts
-    storage.store_response(spider, short_page, HtmlResponse(short_page.url, body=b"<p>short</p>",
-                                                            headers={"X-Test": "1"}))
-    entry = cache_entry(str(tmp_path), "feeds",
-                        crawler.request_fingerprinter.fingerprint(short_page).hex())
-    assert os.stat(entry).st_ino == inode and os.path.getsize(entry) > 50_000  # the spare
-    assert os.listdir(spare_dir(str(tmp_path))) == []
-    cached = storage.retrieve_response(spider, short_page)
+    storage.store_response(spider, other, HtmlResponse(other.url, body=b"<p>short</p>",
+                                                       headers={"X-Test": "1"}))
+    cached = storage.retrieve_response(spider, other)
     assert cached.body == b"<p>short</p>" and cached.headers["X-Test"] == b"1"
-    assert cached.url == short_page.url and read_entry(entry)["body"] == b"<p>short</p>"
-    # no spare left: the next response gets a file of its own
-    other = Request("http://127.0.0.1/c")
-    storage.store_response(spider, other, HtmlResponse(other.url, body=b"<p>c</p>"))
-    assert storage.retrieve_response(spider, other).body == b"<p>c</p>"
-    assert sum(1 for _ in tmp_path.glob("*/*/*")) == 2
+    entry = cache_entry(str(tmp_path), "feeds",
+                        crawler.request_fingerprinter.fingerprint(other).hex())
+    assert read_entry(entry)["body"] == b"<p>short</p>"
+    assert sum(1 for _ in tmp_path.glob("*/*/*")) == 1
 
 
 def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
