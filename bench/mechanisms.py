@@ -20,7 +20,8 @@ the two ``base`` crawls of a round).
 Mechanisms without a setting are switched off by this script's launcher (``--launch``), which
 patches them out before the command line runs.
 
-Usage: python bench/mechanisms.py [--pages 400] [--rounds 4] [--arms warmup_off,items_100,...]
+Usage: python bench/mechanisms.py [--pages 200] [--rounds 3] [--arms warmup_off,items_100,...]
+       python bench/mechanisms.py --generator-check
 """
 from __future__ import annotations
 
@@ -63,9 +64,9 @@ ARMS: dict[str, Arm] = {
                      judged_by="main_crawling_ms"),
     "batch_1": Arm("articles written 50 a transaction (CRAWLER_STORE_BATCH_SIZE)",
                    settings=("CRAWLER_STORE_BATCH_SIZE=1",), judged_by="main_crawling_ms"),
+    # 20 feed responses a crawl: judged by --generator-check, a cost per feed response
     "generator_check_on": Arm("WARN_ON_GENERATOR_RETURN_VALUE = False",
-                              settings=("WARN_ON_GENERATOR_RETURN_VALUE=True",),
-                              judged_by="main_crawling_ms"),
+                              settings=("WARN_ON_GENERATOR_RETURN_VALUE=True",), judged_by=""),
 }
 #: The figures an arm is compared on, off / on: (key, label).
 FIGURES = (("cpu_ms", "CPU a page"), ("main_crawling_ms", "main process CPU a page"),
@@ -86,7 +87,7 @@ def launch(off: set[str], argv: list[str]) -> int:
 
 def first_page_timer() -> None:
     """Write the seconds from here (the crawl process's start) to the first page extracted to
-    $MECHANISMS_FIRST_PAGE: what the fork server's early start and warm-up are for."""
+    $MECHANISMS_FIRST_PAGE."""
     from crawler.runtime.pipelines import ExtractPipeline
     started, process_item = time.perf_counter(), ExtractPipeline.process_item
     path = os.environ.get("MECHANISMS_FIRST_PAGE")
@@ -165,13 +166,19 @@ def crawl_arm(arm: str, feeds: list[str], args: argparse.Namespace, index: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--pages", type=int, default=400, help="article pages per crawl")
+    parser.add_argument("--pages", type=int, default=200, help="article pages per crawl")
     parser.add_argument("--sites", type=int, default=20, help="simulated news sites")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds of every arm")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every arm")
     parser.add_argument("--arms", default=",".join(ARMS),
                         help="arms to run (base always runs twice a round)")
     parser.add_argument("--json", type=Path, default=OUT.parent / "mechanisms.json")
+    parser.add_argument("--generator-check", action="store_true",
+                        help="only the CPU of Scrapy's generator-return check a feed response, "
+                             "WARN_ON_GENERATOR_RETURN_VALUE on and off (a crawl of 20 feeds "
+                             "hardly exercises it)")
     args = parser.parse_args()
+    if args.generator_check:
+        return generator_check()
     from crawl_speed import CORPUS, PageSet, Template, build_web, corpus_pages
 
     arms = [a for a in args.arms.split(",") if a and a != "base"]
@@ -202,6 +209,30 @@ def main() -> None:
     finally:
         web.stop()
     print_summary(results)
+
+
+def generator_check(calls: int = 300, rounds: int = 3) -> None:
+    """CPU ms of Scrapy's check of ``parse_feed`` for a ``return`` with a value, as run for
+    every feed response (a new bound method each time), with the setting on and off."""
+    import warnings
+
+    from scrapy.utils.misc import warn_on_generator_with_return_value
+    from scrapy.utils.test import get_crawler
+
+    from crawler.fetch.spiders.feeds import FeedSpider
+    warnings.simplefilter("ignore")
+    cost: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds):
+        for on in (True, False):
+            crawler = get_crawler(FeedSpider, {"WARN_ON_GENERATOR_RETURN_VALUE": on})
+            spider = FeedSpider.from_crawler(crawler, feeds=["http://127.0.0.1/feed.xml"])
+            started = time.process_time()
+            for _ in range(calls):
+                warn_on_generator_with_return_value(spider, spider.parse_feed)
+            cost[on].append(1000 * (time.process_time() - started) / calls)
+    for on in (True, False):
+        print(f"WARN_ON_GENERATOR_RETURN_VALUE={on}: "
+              f"{', '.join(f'{x:.3f}' for x in cost[on])} ms of CPU a feed response")
 
 
 def print_summary(results: list[dict]) -> None:
