@@ -80,7 +80,7 @@ CRAWLER_LOCK_WAIT = 0.0
 # ---------------------------------------------------------------- pipeline and extensions
 #: Items of one response processed at once. Scrapy starts this many asyncio tasks for every
 #: response; an article page yields one item, so its default (100) only costs main-process CPU
-#: (~3 ms per page measured by bench/crawl_speed.py).
+#: (1.19 times its CPU a page: bench/mechanisms.py).
 CONCURRENT_ITEMS = 4
 ITEM_PIPELINES = {
     "crawler.runtime.pipelines.ExtractPipeline": 100,
