@@ -61,13 +61,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.fetch.politeness.RobotsTxtMiddleware": 100,
     "crawler.fetch.politeness.RetryAfterMiddleware": 560,       # sees 429/503 before RetryMiddleware
     "crawler.fetch.middlewares.RedirectGuardMiddleware": 610,   # sees 3xx before RedirectMiddleware
-    # Scrapy's meta-refresh check decodes every page in the reactor; this one looks first.
-    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "crawler.fetch.metarefresh.LazyMetaRefreshMiddleware": 580,
-    # The resume cache (crawler/jobs.py) keeps pages as the spider sees them: after
-    # decompression (590) and redirects (600), not as received (Scrapy's 900). A worker reads a
-    # page from its cache file instead of receiving it through a pipe.
-    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 585,
     # Big feeds are read in the extraction pool (crawler/feedread.py): the last to see a
     # response, after decompression, redirects and the resume cache.
     "crawler.fetch.feedread.FeedReadMiddleware": 40,
@@ -87,7 +80,7 @@ CRAWLER_LOCK_WAIT = 0.0
 # ---------------------------------------------------------------- pipeline and extensions
 #: Items of one response processed at once. Scrapy starts this many asyncio tasks for every
 #: response; an article page yields one item, so its default (100) only costs main-process CPU
-#: (~3 ms per page measured by bench/crawl_speed.py).
+#: (1.19 times its CPU a page: bench/mechanisms.py).
 CONCURRENT_ITEMS = 4
 ITEM_PIPELINES = {
     "crawler.runtime.pipelines.ExtractPipeline": 100,

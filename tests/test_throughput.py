@@ -7,10 +7,8 @@ exactly what extracting inline stores.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import os
-import pickle
 import random
 import sqlite3
 import subprocess
@@ -24,10 +22,7 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.demo.server import LocalWeb, Resource, Site
-from crawler.items import Page
-from crawler.fetch.jobs import (AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry,
-                         spare_dir)
-from crawler.fetch.metarefresh import LazyMetaRefreshMiddleware
+from crawler.fetch.jobs import AtomicFilesystemCacheStorage, cache_entry, discard_cached, read_entry
 from crawler.dedup import DedupParams
 from crawler.runtime.pipelines import ExtractPipeline, analyse_page
 from crawler.runtime.reactor_monitor import ReactorMonitor
@@ -73,34 +68,6 @@ def test_monitor_is_off_unless_asked():
     from scrapy.exceptions import NotConfigured
     with pytest.raises(NotConfigured):
         ReactorMonitor.from_crawler(get_crawler(settings_dict={}))
-
-
-# ---------------------------------------------------------------- meta refresh, cheaply
-
-
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
-def test_meta_refresh_still_redirects_and_plain_pages_pass(encoding):
-    from scrapy import Request
-    from scrapy.http import HtmlResponse
-
-    middleware = LazyMetaRefreshMiddleware.from_crawler(get_crawler())
-    request = Request("http://127.0.0.1/old.html")
-    refresh = ('<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; URL=/new.html"></head>'
-               '<body><p>Moved</p></body></html>')
-    plain = "<html><head><title>Artikel</title></head><body><p>Text</p></body></html>"
-    headers = {"Content-Type": f"text/html; charset={encoding}"}
-    moved = middleware.process_response(request, HtmlResponse(
-        request.url, body=refresh.encode(encoding), headers=headers, request=request))
-    assert isinstance(moved, Request) and moved.url == "http://127.0.0.1/new.html"
-    page = HtmlResponse(request.url, body=plain.encode(encoding), headers=headers,
-                        request=request)
-    assert middleware.process_response(request, page) is page
-    # "refresh" in a script of a large page: only its head is decoded, the page passes as it is
-    big = HtmlResponse(request.url, headers=headers, request=request, body=(
-        "<html><head><script>refresh()</script></head><body>" + "<p>Text</p>" * 20000
-        + "</body></html>").encode(encoding))
-    assert middleware.process_response(request, big) is big
-    assert getattr(big, "_cached_ubody", None) is None
 
 
 # ---------------------------------------------------------------- pool vs inline
@@ -176,79 +143,29 @@ def test_pool_stores_what_inline_extraction_stores(web, tmp_path):
         assert report["elapsed"] > 0 and report["cpu_seconds"] > 0
 
 
-def test_workers_read_a_page_from_its_resume_cache_file(tmp_path):
-    """A page already in the resume cache goes to a worker as that file's path, not its bytes;
-    a cache entry that is not the page the spider saw (changed by a middleware after the
-    cache, e.g. still compressed) or cannot be read falls back to sending the page."""
-    crawler = get_crawler(settings_dict={
-        "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(tmp_path),
-        "HTTPCACHE_STORAGE": "crawler.fetch.jobs.AtomicFilesystemCacheStorage",
-        "CRAWLER_EXTRACT_WORKERS": 1})
-    crawler.spider = type("Spider", (), {"name": "feeds"})()
-    pipeline = ExtractPipeline.from_crawler(crawler)
-    words = ["wort", "zeitung", "bericht", "stadt", "rat", "woche", "jahr", "plan"]
-    html = article_page("Aus dem Cache", _paragraphs(random.Random(5), words, 3)).encode()
-    key = "ab" * 20
-    entry = cache_entry(str(tmp_path), "feeds", key)
-    os.makedirs(os.path.dirname(entry))
-
-    def cache(body: bytes) -> None:
-        with open(entry, "wb") as f:
-            pickle.dump({"url": "http://127.0.0.1/a.html", "status": 200, "body": body,
-                         "headers": b"", "time": 0.0}, f)
-
-    page = Page(url="http://127.0.0.1/a.html", fetched_url="http://127.0.0.1/a.html",
-                body=html, cache_key=key)
-    assert pipeline.cached(page) is None  # nothing cached yet
-    cache(html)
-    cached = pipeline.cached(page)
-    assert cached[0] == entry
-    article = analyse_page(b"", page.fetched_url, None, DedupParams(), cached=cached)
-    assert article["title"] == "Aus dem Cache"  # read from the file: no bytes were sent
-    cache(gzip.compress(html))
-    with pytest.raises(OSError):
-        analyse_page(b"", page.fetched_url, None, DedupParams(), cached=cached)
-    pipeline.open_spider()
-    try:  # the pipeline sends the page itself: compressed entry, then an unreadable one
-        assert asyncio.run(pipeline.process_item(page))["article"]["title"] == "Aus dem Cache"
-        with open(entry, "wb") as f:
-            f.write(b"\x80\x05 truncated")
-        page.body = html  # the pipeline empties it once extracted
-        assert asyncio.run(pipeline.process_item(page))["article"]["title"] == "Aus dem Cache"
-    finally:
-        pipeline.close_spider()
-
-
-def test_a_stored_articles_cache_file_is_overwritten_by_the_next_page(tmp_path):
-    """Dropping a stored article's entry keeps its file as a spare; the next response is
-    written over it (no new file) and reads back as itself, though the spare held a longer
-    page; a spare is no entry: the job's page count and the lookups do not see it."""
+def test_a_stored_articles_cache_entry_is_dropped(tmp_path):
+    """Dropping a stored article's entry deletes its file: the lookups and the job's page
+    count do not see it; another response is stored and reads back as itself."""
     crawler = get_crawler(settings_dict={"HTTPCACHE_DIR": str(tmp_path)})
     spider = type("Spider", (), {"name": "feeds", "crawler": crawler})()
     storage = AtomicFilesystemCacheStorage(crawler.settings)
     storage.open_spider(spider)
-    long_page, short_page = Request("http://127.0.0.1/long.html"), Request("http://127.0.0.1/b")
-    storage.store_response(spider, long_page, HtmlResponse(long_page.url, body=b"x" * 50_000))
-    key = crawler.request_fingerprinter.fingerprint(long_page).hex()
-    inode = os.stat(cache_entry(str(tmp_path), "feeds", key)).st_ino
+    page, other = Request("http://127.0.0.1/long.html"), Request("http://127.0.0.1/b")
+    storage.store_response(spider, page, HtmlResponse(page.url, body=b"x" * 50_000))
+    key = crawler.request_fingerprinter.fingerprint(page).hex()
+    assert os.path.getsize(cache_entry(str(tmp_path), "feeds", key)) > 50_000
 
     discard_cached(str(tmp_path), "feeds", [key])
-    assert storage.retrieve_response(spider, long_page) is None
+    assert storage.retrieve_response(spider, page) is None
     assert sum(1 for _ in tmp_path.glob("*/*/*")) == 0  # what `crawler status` counts
-    storage.store_response(spider, short_page, HtmlResponse(short_page.url, body=b"<p>short</p>",
-                                                            headers={"X-Test": "1"}))
-    entry = cache_entry(str(tmp_path), "feeds",
-                        crawler.request_fingerprinter.fingerprint(short_page).hex())
-    assert os.stat(entry).st_ino == inode and os.path.getsize(entry) > 50_000  # the spare
-    assert os.listdir(spare_dir(str(tmp_path))) == []
-    cached = storage.retrieve_response(spider, short_page)
+    storage.store_response(spider, other, HtmlResponse(other.url, body=b"<p>short</p>",
+                                                       headers={"X-Test": "1"}))
+    cached = storage.retrieve_response(spider, other)
     assert cached.body == b"<p>short</p>" and cached.headers["X-Test"] == b"1"
-    assert cached.url == short_page.url and read_entry(entry)["body"] == b"<p>short</p>"
-    # no spare left: the next response gets a file of its own
-    other = Request("http://127.0.0.1/c")
-    storage.store_response(spider, other, HtmlResponse(other.url, body=b"<p>c</p>"))
-    assert storage.retrieve_response(spider, other).body == b"<p>c</p>"
-    assert sum(1 for _ in tmp_path.glob("*/*/*")) == 2
+    entry = cache_entry(str(tmp_path), "feeds",
+                        crawler.request_fingerprinter.fingerprint(other).hex())
+    assert read_entry(entry)["body"] == b"<p>short</p>"
+    assert sum(1 for _ in tmp_path.glob("*/*/*")) == 1
 
 
 def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
@@ -263,45 +180,19 @@ def test_the_fork_servers_warm_up_page_runs_every_extraction_step():
     assert article["language"] == "en" and article["author"] == "Ann Example"
 
 
-_START_EARLY = """
-import os, sys
+_WARM_WORKER = """
 from concurrent.futures import ProcessPoolExecutor
-from crawler import cli
 from crawler.runtime import workers
-scrapy_imported = "scrapy" in sys.modules  # the command line has not imported it yet
-workers.start_early({"CRAWLER_EXTRACT_WORKERS": sys.argv[1]})
-children = open(f"/proc/self/task/{os.getpid()}/children").read().split()
 with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
-    warm = pool.submit(eval, "'trafilatura' in __import__('sys').modules").result()
-print(scrapy_imported, len(children), warm)
+    print(pool.submit(eval, "'trafilatura' in __import__('sys').modules").result())
 """
 
 
-@pytest.mark.parametrize("setting, expected", [("", "False 2 True"), ("0", "False 0 True")])
-def test_the_command_line_starts_the_warm_fork_server_before_the_crawl(setting, expected):
-    """`crawler crawl` starts the workers' fork server (and its resource tracker) before it
-    imports Scrapy, so the ~2 s warm-up overlaps start-up; not when extraction is inline.
-    Workers forked from it have trafilatura imported already."""
-    done = subprocess.run([sys.executable, "-c", _START_EARLY, setting], capture_output=True,
+def test_workers_fork_from_a_warm_server():
+    """Workers forked from the fork server have trafilatura imported already."""
+    done = subprocess.run([sys.executable, "-c", _WARM_WORKER], capture_output=True,
                           text=True, timeout=120)
-    assert done.stdout.split() == expected.split(), done.stderr[-2000:]
-
-
-_WORKER_STATE = """
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from crawler.runtime import workers
-state = "(__import__('gc').get_freeze_count() > 10000, __import__('gc').get_threshold()[0])"
-with ProcessPoolExecutor(1, mp_context=workers.context()) as pool:
-    print(pool.submit(eval, state).result())
-"""
-
-
-def test_the_workers_start_with_the_servers_objects_frozen():
-    """A worker's collections skip what its server imported."""
-    done = subprocess.run([sys.executable, "-c", _WORKER_STATE], capture_output=True,
-                          text=True, timeout=120)
-    assert done.stdout.strip() == "(True, 10000)", done.stderr[-2000:]
+    assert done.stdout.strip() == "True", done.stderr[-2000:]
 
 
 _CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -323,30 +214,3 @@ def test_one_worker_per_core_the_crawl_may_use():
     done = subprocess.run([sys.executable, "-c", _ON_ONE_CORE], capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "1", done.stderr[-2000:]
-
-
-def test_the_resume_cache_keeps_pages_as_the_spider_sees_them():
-    """Cached after decompression and redirects, so the workers can read a page from its cache
-    file (a compressed entry would make every gzip-served page go through the pipe)."""
-    from crawler.runtime.crawl import project_settings
-    from scrapy.utils.conf import build_component_list
-
-    order = build_component_list(project_settings().getwithbase("DOWNLOADER_MIDDLEWARES"))
-    position = {path.rsplit(".", 1)[1]: i for i, path in enumerate(order)}
-    assert position["LazyMetaRefreshMiddleware"] < position["HttpCacheMiddleware"] \
-        < position["HttpCompressionMiddleware"] < position["RedirectMiddleware"]
-
-
-@pytest.mark.parametrize("level, debug_records", [("WARNING", False), ("INFO", False),
-                                                  ("DEBUG", True)])
-def test_scrapys_per_page_debug_lines_are_not_made_below_the_crawls_level(level, debug_records):
-    """Scrapy filters in its root handler; its engine and scraper loggers (a line for every
-    response and every item) take the crawl's level so no record is built to be dropped, and
-    a DEBUG crawl after a quiet one in the same process still gets them."""
-    import logging
-
-    from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
-
-    quiet_noisy_loggers(project_settings({"LOG_LEVEL": level}))
-    for name in ("scrapy.core.engine", "scrapy.core.scraper"):
-        assert logging.getLogger(name).isEnabledFor(logging.DEBUG) is debug_records

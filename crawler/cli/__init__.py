@@ -9,7 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawler.runtime import workers
 from crawler.errors import UserError
 
 DEFAULT_DB = "storage/news.db"
@@ -136,8 +135,6 @@ def parse_set_options(pairs: list[str]) -> dict:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     settings = crawl_settings(args)
-    if not args.due:  # a scheduled pass often has nothing to do: no workers for it
-        workers.start_early(settings)
     from crawler.runtime.crawl import crawl_feeds
     from crawler.fetch.feedlist import read_feed_args
 
@@ -156,7 +153,6 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    workers.start_early({})
     from crawler.demo import run_demo
 
     summary = run_demo(args.db, {"LOG_LEVEL": "WARNING"})

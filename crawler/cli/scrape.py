@@ -51,11 +51,9 @@ def register(sub, formatter) -> None:
 
 
 def cmd_scrape(args: argparse.Namespace) -> int:
-    from crawler.runtime import workers
     from crawler.cli import crawl_settings, print_summary
 
     settings = crawl_settings(args)
-    workers.start_early(settings)
     from crawler.runtime.crawl import scrape_sites
     from crawler.launch.options import scrape_options
     from crawler.fetch.spiders.sites import read_site_list

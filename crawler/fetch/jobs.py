@@ -2,16 +2,12 @@
 Ctrl-C or SIGKILL, losing nothing and fetching nothing twice.
 
 The job folder (``<db folder>/jobs/<kind>-<hash of the command>/``) holds Scrapy's HTTP cache
-(HttpCacheMiddleware, DummyPolicy) of the responses the crawl received, as the spider sees
-them (decompressed, redirects followed), one file each, written atomically
-(``AtomicFilesystemCacheStorage``), and ``job.json`` saying how the crawl ended. The extraction
-workers read an article page from its file rather than through a pipe. An
-article page's entry is dropped as soon as its article is stored (``discard_cached``): a stored
-article is never fetched again, so the cache holds only feeds, sitemaps, listing pages and the
-pages still on their way to the database, and needs no compression (gzip cost the reactor
-~10 ms a page). A dropped entry's file is kept as a spare and overwritten by a later page: a
-new 180 KB file cost the reactor 0.2-0.7 ms of kernel time (page and block allocation), an
-overwrite of a spare 0.08 ms. The folder is deleted when the crawl finishes.
+(HttpCacheMiddleware, DummyPolicy) of the responses the crawl received, one file each,
+written atomically (``AtomicFilesystemCacheStorage``), and ``job.json`` saying how the crawl
+ended. An article page's entry is dropped as soon as its article is stored
+(``discard_cached``): a stored article is never fetched again, so the cache holds only feeds,
+sitemaps, listing pages and the pages still on their way to the database, and needs no
+compression (gzip cost the reactor ~10 ms a page). The folder is deleted when the crawl finishes.
 
 Resuming does not replay Scrapy's scheduler queue (JOBDIR): that state is written only on a
 clean close (queuelib) or buffered (requests.seen), so it is lost or stale after SIGKILL, and
@@ -74,19 +70,11 @@ def read_entry(path: str) -> dict:
             raise OSError(f"unreadable cache entry {path}: {exc}") from None
 
 
-def spare_dir(cachedir: str) -> str:
-    """Where dropped entries wait to be overwritten (outside every spider's folder: no entry)."""
-    return os.path.join(cachedir, ".spare")
-
-
 def discard_cached(cachedir: str, spider_name: str, keys: list[str]) -> None:
-    """Drop the entries of stored articles (a resumed crawl skips their URLs anyway); their
-    files become spares for the next responses (``AtomicFilesystemCacheStorage``)."""
-    spares = spare_dir(cachedir)
-    os.makedirs(spares, exist_ok=True)
+    """Drop the entries of stored articles (a resumed crawl skips their URLs anyway)."""
     for key in keys:
         try:
-            os.rename(cache_entry(cachedir, spider_name, key), os.path.join(spares, key))
+            os.remove(cache_entry(cachedir, spider_name, key))
         except FileNotFoundError:
             pass
 
@@ -94,15 +82,10 @@ def discard_cached(cachedir: str, spider_name: str, keys: list[str]) -> None:
 class AtomicFilesystemCacheStorage(FilesystemCacheStorage):
     """Scrapy's filesystem cache storage, with each response in one file written under a
     temporary name and renamed into place: a crawl killed mid-write leaves no half entry that
-    a resumed crawl would read, and a page costs one file instead of Scrapy's seven.
-
-    The file written is a spare (a stored article's dropped entry) when there is one,
-    overwritten from its start: what is left of the longer page before it, past the end of
-    the pickle, is never read."""
+    a resumed crawl would read, and a page costs one file instead of Scrapy's seven."""
 
     def __init__(self, settings):
         super().__init__(settings)
-        self._spares: list[str] = []
         self._folders: set[str] = set()
 
     def _entry(self, spider, request) -> str:
@@ -116,21 +99,10 @@ class AtomicFilesystemCacheStorage(FilesystemCacheStorage):
             self._folders.add(folder)
         data = {"url": response.url, "status": response.status, "body": response.body,
                 "headers": headers_dict_to_raw(response.headers), "time": time.time()}
-        spare = self._spare()
-        part = spare or f"{path}.part{os.getpid()}"
-        with open(part, "r+b" if spare else "wb") as f:
+        part = f"{path}.part{os.getpid()}"
+        with open(part, "wb") as f:
             pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(part, path)
-
-    def _spare(self) -> str | None:
-        """A dropped entry's file to overwrite, if there is one."""
-        if not self._spares:
-            spares = spare_dir(self.cachedir)
-            try:
-                self._spares = [os.path.join(spares, name) for name in os.listdir(spares)]
-            except FileNotFoundError:
-                return None
-        return self._spares.pop() if self._spares else None
 
     def retrieve_response(self, spider, request):
         try:

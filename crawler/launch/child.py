@@ -43,7 +43,6 @@ def send_progress(stats: dict, elapsed: float, spider) -> None:
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Run the requested crawl with the command line's functions; return its summary."""
-    from crawler.runtime import workers
 
     settings = dict(request["settings"])
     if request.get("progress_interval"):
@@ -51,8 +50,6 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         settings["CRAWLER_PROGRESS_SINK"] = f"{__name__}.send_progress"
     else:
         settings["CRAWLER_PROGRESS_INTERVAL"] = 0
-    if not request.get("due_only"):  # a scheduled pass often has nothing to do: no workers
-        workers.start_early(settings)
     from crawler.runtime import crawl
 
     if request["kind"] == "feeds":

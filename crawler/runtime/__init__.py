@@ -2,5 +2,5 @@
 
 The crawl itself (Scrapy's CrawlerProcess and its summary), the item pipelines that send pages
 through extract -> sketch -> cluster -> store, the extraction workers' fork server and its
-warm-up, the garbage-collection policy, the reactor monitor and the progress line.
+warm-up, the reactor monitor and the progress line.
 """

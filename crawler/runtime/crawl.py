@@ -95,14 +95,7 @@ def _run_spider(spider: str, db_path: str, kind: str, args: dict,
 
 
 def quiet_noisy_loggers(settings) -> None:
-    """Failures are recorded and summarised once; outside -v, Scrapy's tracebacks are noise.
-
-    Scrapy leaves the root logger at NOTSET and filters in its handler, so its debug line for
-    every response and every item was made into a record and then dropped (0.1 ms a page of
-    the reactor's CPU): the two loggers that write them get the crawl's level instead."""
-    level = logging.getLevelName(settings.get("LOG_LEVEL"))
-    for name in ("scrapy.core.engine", "scrapy.core.scraper"):
-        logging.getLogger(name).setLevel(level if isinstance(level, int) else logging.NOTSET)
+    """Failures are recorded and summarised once; outside -v, Scrapy's tracebacks are noise."""
     if settings.get("LOG_LEVEL") != "DEBUG" and not settings.getbool("CRAWLER_VERBOSE"):
         for name in ("scrapy.downloadermiddlewares.robotstxt",):
             logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -11,12 +11,10 @@ import asyncio
 import gzip
 import hashlib
 import json
-import os
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-import xxhash
 from twisted.internet import task
 
 from crawler import settings as defaults, store
@@ -25,30 +23,20 @@ from crawler.dedup import DedupParams
 from crawler.dedup.sketch import fingerprint
 from crawler.dedup.stories import StoryAssigner
 from crawler.items import FeedLink, Page
-from crawler.fetch.jobs import cache_entry, discard_cached, read_entry, resume_cache_dir
+from crawler.fetch.jobs import discard_cached, resume_cache_dir
 from crawler.fetch.middlewares import stop_for_database
 from crawler.fetch.urls import canonicalize, site_of
 from crawler.runtime.workers import context as workers_context, usable_cores
 
 
 def analyse_page(body: bytes, url: str, encoding: str | None, params: DedupParams,
-                 keep_html: bool = False, cached: tuple[str, int, int] | None = None) -> dict:
+                 keep_html: bool = False) -> dict:
     """Extract the article of a page and sketch its text; runs in a worker process.
 
-    ``cached``: (the page's resume-cache file, its length, its xxh3 digest), read here instead
-    of ``body``. The page is on disk anyway, and sending 180 KB through a pipe cost the main
-    process ~0.5 ms a page. An entry that is not the page the spider saw (a middleware after
-    the cache changed it) raises OSError, and the page is sent. xxh3, not CRC-32: 5 against
-    62 us for a 180 KB page, paid in both processes.
     With ``keep_html`` the page is also gzipped here (``html_gz``): compressing a 200 KB page
     takes milliseconds that the main process, which runs the reactor, should not spend.
     """
     from crawler.extract.article import extract_article  # trafilatura: imported by the workers only
-    if cached:
-        path, length, digest = cached
-        body = read_entry(path)["body"]
-        if len(body) != length or xxhash.xxh3_64_intdigest(body) != digest:
-            raise OSError(f"{path} is not the page as the spider saw it (compressed?)")
     article = extract_article(body, url, encoding=encoding)
     if article.get("text"):
         article["fingerprint"] = fingerprint(article["text"], title=article.get("title"),
@@ -67,7 +55,6 @@ class ExtractPipeline:
         self.workers = workers
         self.params = params
         self.keep_html = keep_html
-        self.cache_dir = resume_cache_dir(crawler.settings)
         self.pool: ProcessPoolExecutor | None = None
         self.started: asyncio.Future | None = None
         # Pages handed to the pool at once: enough that every worker still has pages queued
@@ -120,15 +107,9 @@ class ExtractPipeline:
         if self.pool is None:
             article = analyse_page(*args)
         else:
-            cached = self.cached(item)
             await self.start_workers()
             async with self.slots:
-                try:
-                    article = await self.analyse((b"", *args[1:], cached) if cached else args)
-                except OSError:  # cache file unreadable or not this page: send the page
-                    if not cached:
-                        raise
-                    article = await self.analyse(args)
+                article = await self.analyse(args)
         item.body = b""  # extracted (and gzipped if kept): the batch holds rows, not pages
         return {"page": item, "article": article}
 
@@ -139,15 +120,6 @@ class ExtractPipeline:
         """``func(*args)`` in a worker (big feeds: crawler.fetch.feedread); needs ``self.pool``."""
         await self.start_workers()
         return await asyncio.wrap_future(self.pool.submit(func, *args))
-
-    def cached(self, page: Page) -> tuple[str, int, int] | None:
-        """The page's resume-cache file if it is there (it stays until the article is stored),
-        with the length and xxh3 digest of the page, for the worker to check it against."""
-        if not (self.cache_dir and page.cache_key):
-            return None
-        path = cache_entry(self.cache_dir, self.crawler.spider.name, page.cache_key)
-        return ((path, len(page.body), xxhash.xxh3_64_intdigest(page.body))
-                if os.path.exists(path) else None)
 
 
 class StorePipeline:

@@ -7,7 +7,6 @@ per worker, and every worker forked from the server starts warm, sharing those m
 from __future__ import annotations
 
 from crawler.dedup import DedupParams
-from crawler.runtime.gcpolicy import settle_workers
 from crawler.runtime.pipelines import analyse_page
 
 _PAGE = b"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Warm-up | Example</title>
@@ -29,4 +28,3 @@ try:
     warm_up()
 except Exception:  # a warm-up that fails must not stop the server; the workers warm up alone
     pass
-settle_workers()
