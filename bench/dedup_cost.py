@@ -16,7 +16,8 @@ The input, made once by this checkout before the rounds and read by both sides:
   ``extract_article`` (cached in bench/out/dedup_cost/);
 - ``synthetic``: ``bench/dedup_speed.py``'s synthetic 400-800-word articles, no copies (the
   index alone);
-- ``syndication`` (only with ``--workloads``: ~50 s of CPU per side and round): the labelled
+- ``syndication`` (only with ``--workloads``; per round ~45 s of CPU for this code, ~2 min
+  for 7113bd4, which verified every copy against every earlier one): the labelled
   test part of ``bench/dedup_quality.py`` (seed 1: copies of every kind, template reports,
   updates, heavy stories of 60 and 160 copies), where verification dominates.
 
@@ -262,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=6,
                     help="rounds; each runs both sides once, in fresh processes")
     ap.add_argument("--workloads", default=DEFAULT_WORKLOADS,
-                    help=f"comma-separated, of {', '.join(WORKLOADS)} (syndication: ~50 s of "
-                         "CPU per side and round)")
+                    help=f"comma-separated, of {', '.join(WORKLOADS)} (syndication: per round "
+                         "~45 s of CPU for this code, ~2 min for 7113bd4)")
     ap.add_argument("--pages", type=int, default=1000, help="crawl workload: pages")
     ap.add_argument("--dup-share", type=float, default=0.2,
                     help="crawl workload: share of near-identical copies")
