@@ -141,10 +141,10 @@ def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
     policy = schedule.Policy.from_settings(project_settings(settings))
     db = store.open_db(db_path)
     try:
-        updates = schedule.plan_updates(store.feed_outcomes(db, crawl_id, feeds), policy,
-                                        datetime.now(timezone.utc))
-        with store.transaction(db):
-            store.update_feeds(db, updates)
+        now = datetime.now(timezone.utc)
+        with store.transaction(db):  # a chunk of feeds at a time: memory flat in their number
+            for outcomes in store.iter_feed_outcomes(db, crawl_id, feeds):
+                store.update_feeds(db, schedule.plan_updates(outcomes, policy, now))
     finally:
         db.close()
 

@@ -11,7 +11,7 @@ import sqlite3
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlite_utils
 
@@ -444,16 +444,35 @@ def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
 
 def feed_outcomes(db: sqlite_utils.Database, crawl_id: int, urls: Iterable[str]) -> dict[str, dict]:
     """What crawl ``crawl_id`` brought each feed: its row plus ``n_new`` (articles first stored
-    by this crawl through the feed) and ``newest`` (when the newest of them was stored).
+    by this crawl through the feed) and ``newest`` (when the newest of them was stored)."""
+    return {url: outcome for chunk in iter_feed_outcomes(db, crawl_id, urls)
+            for url, outcome in chunk.items()}
 
-    Two passes whatever the number of feeds: the articles of this crawl (found through the
-    ``first_seen`` index, from the crawl's start on) counted by feed, then the feed rows."""
+
+def iter_feed_outcomes(db: sqlite_utils.Database, crawl_id: int, urls: Iterable[str],
+                       size: int = CHUNK) -> Iterator[dict[str, dict]]:
+    """``feed_outcomes`` ``size`` feeds at a time, so that scheduling 100,000 feeds never
+    holds 100,000 feed rows (~2 KB each as dicts).
+
+    The articles of this crawl (found through the ``first_seen`` index, from the crawl's
+    start on) are counted by feed once; then the feed rows are read a chunk at a time."""
     started = db.execute("SELECT started FROM crawls WHERE id = ?", [crawl_id]).fetchone()
     new_by_feed = {fid: (n, newest) for fid, n, newest in db.execute(
         "SELECT af.feed_id, count(*), max(a.first_seen) FROM articles a "
         "JOIN article_feeds af ON af.article_id = a.id "
         "WHERE a.first_seen >= ? AND a.crawl_id = ? GROUP BY af.feed_id",
         [started[0] if started else "", crawl_id])}
+    chunk: list[str] = []
+    for url in urls:
+        chunk.append(url)
+        if len(chunk) >= size:
+            yield _outcomes(db, chunk, new_by_feed)
+            chunk = []
+    if chunk:
+        yield _outcomes(db, chunk, new_by_feed)
+
+
+def _outcomes(db: sqlite_utils.Database, urls: list[str], new_by_feed: dict) -> dict[str, dict]:
     out = {}
     feeds = get_feeds(db, urls)
     for url in dict.fromkeys(urls):
