@@ -12,13 +12,25 @@ from __future__ import annotations
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 
+def idle_seconds(settings) -> float:
+    """CRAWLER_IDLE_CONNECTION_SECONDS, checked: ValueError unless a positive number. (Scrapy
+    turns a handler that fails to start into "Unsupported URL scheme" for every request, so
+    the crawl checks it before it starts: crawler.runtime.crawl.)"""
+    value = settings.get("CRAWLER_IDLE_CONNECTION_SECONDS")
+    try:
+        idle = float(value)
+    except (TypeError, ValueError):
+        idle = 0.0
+    if not idle > 0:
+        raise ValueError(f"CRAWLER_IDLE_CONNECTION_SECONDS must be a positive number of "
+                         f"seconds, not {value!r}")
+    return idle
+
+
 class IdleBoundedHTTP11DownloadHandler(HTTP11DownloadHandler):
     """``DOWNLOAD_HANDLERS`` for http and https: Scrapy's, idle connections closed after
     CRAWLER_IDLE_CONNECTION_SECONDS."""
 
     def __init__(self, crawler):
         super().__init__(crawler)
-        idle = crawler.settings.getfloat("CRAWLER_IDLE_CONNECTION_SECONDS")
-        if idle <= 0:
-            raise ValueError(f"CRAWLER_IDLE_CONNECTION_SECONDS must be positive, not {idle}")
-        self._pool.cachedConnectionTimeout = idle
+        self._pool.cachedConnectionTimeout = idle_seconds(crawler.settings)

@@ -18,6 +18,7 @@ from crawler.store.errors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
+from crawler.fetch.connections import idle_seconds
 from crawler.fetch.jobs import Job
 from crawler.store.lock import CrawlLock
 
@@ -40,6 +41,10 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
     before stays intact (crawler.store.errors).
     """
     wait = project_settings(settings).getfloat("CRAWLER_LOCK_WAIT")
+    try:
+        idle_seconds(project_settings(settings))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     with CrawlLock(db_path, wait=wait):
         try:
             summary = _run_spider(spider, db_path, kind, args, settings, **spider_kwargs)
