@@ -144,7 +144,7 @@ def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
     from datetime import datetime, timezone
 
     policy = schedule.Policy.from_settings(project_settings(settings))
-    db = store.open_db(db_path)
+    db = store.open_db(db_path, cache_kb=store.BOOKKEEPING_CACHE_KB)
     try:
         now = datetime.now(timezone.utc)
         with store.transaction(db):  # a chunk of feeds at a time: memory flat in their number
