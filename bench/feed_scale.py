@@ -14,13 +14,18 @@ feeds:
 - ``same``: the server ignores the validators and sends the same feed again (200);
 - ``floor``: a bare Scrapy spider (``--bare``: the same politeness settings and robots.txt,
   Scrapy's default components, a callback that does nothing) over the same feeds answering
-  304: what Scrapy itself costs a request on this machine, which no spider can go below.
+  304: what Scrapy itself costs a request on this machine with its default components;
+- ``twisted``: Twisted's HTTP client alone (``--twisted``: ``Agent`` with a persistent
+  connection pool, 32 requests at once, 4 a host, the same conditional GETs, no robots.txt):
+  the part of a request that is neither Scrapy's engine nor the crawler's.
 
-Peak memory is the crawl process's ``ru_maxrss``. ``--big N`` also crawls one feed of N entries
+Peak memory is the crawl process's own high-water mark (``VmHWM``, followed while it runs).
+``--big N`` also crawls one feed of N entries
 (all known) with the reactor monitor on and prints the longest the reactor was blocked, with
 the extraction workers (the feed is parsed in their pool) and inline (``--workers 0``).
 
-Usage: python bench/feed_scale.py [--sizes 10000,100000] [--big 10000]
+Usage: python bench/feed_scale.py [--sizes 10000,100000] [--passes 304,floor,twisted,same]
+       [--big 10000]
 The extraction workers are off (``--workers 0``) in the passes: nothing is extracted.
 """
 from __future__ import annotations
@@ -33,6 +38,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -207,22 +213,76 @@ def bare(feed_list: str) -> None:
     process.start()
 
 
+def bare_twisted(feed_list: str, concurrency: int = 32, per_host: int = 4) -> None:
+    """The same conditional GETs with Twisted's HTTP client and nothing else."""
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install()
+    from twisted.internet import defer, reactor
+    from twisted.web.client import Agent, HTTPConnectionPool, readBody
+    from twisted.web.http_headers import Headers
+
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool.maxPersistentPerHost = per_host
+    agent = Agent(reactor, pool=pool)
+    urls = (line.strip() for line in open(feed_list) if line.strip())
+    per_host_slots: dict[str, defer.DeferredSemaphore] = {}
+
+    @defer.inlineCallbacks
+    def worker():
+        for url in urls:
+            slot = per_host_slots.setdefault(url.split("/")[2], defer.DeferredSemaphore(per_host))
+            yield slot.acquire()
+            try:
+                feed = url.rsplit("/", 1)[1][:-4]
+                response = yield agent.request(
+                    b"GET", url.encode(), Headers({b"If-None-Match": [f'"f{feed}-1"'.encode()]}))
+                yield readBody(response)
+            finally:
+                slot.release()
+
+    done = defer.DeferredList([worker() for _ in range(concurrency)], consumeErrors=True)
+    done.addCallback(lambda results: [r.raiseException() for ok, r in results if not ok])
+    done.addBoth(lambda _: reactor.stop())
+    reactor.run()
+
+
 # ---------------------------------------------------------------- the passes
 
 
+def peak_rss_kb(pid: int, peak: list[int], stop: threading.Event) -> None:
+    """Follow a process's own high-water mark (``VmHWM``) until ``stop``. Not ``ru_maxrss``:
+    the child's counts the image of the process that spawned it (this one, which holds the
+    prefilled rows: 243 MB reported for a one-feed crawl at 100,000 feeds)."""
+    while not stop.wait(0.2):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+
+
 def run_child(args: list[str]) -> dict:
-    """Run a command; its own CPU seconds (user + system, from ``wait4``), peak RSS (MB),
-    wall time, output and exit code."""
+    """Run a command; its own CPU seconds (user + system, from ``wait4``), peak RSS (MB, its
+    own ``VmHWM``, read every 0.2 s), wall time, output and exit code."""
     started = time.monotonic()
     out_file = tempfile.TemporaryFile()
     err_file = tempfile.TemporaryFile()
     proc = subprocess.Popen(args, cwd=ROOT, stdout=out_file, stderr=err_file,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    peak, stop = [0], threading.Event()
+    watcher = threading.Thread(target=peak_rss_kb, args=(proc.pid, peak, stop), daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    stop.set()
+    watcher.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     out_file.seek(0)
     err_file.seek(0)
-    return {"cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+    return {"cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": (peak[0] or usage.ru_maxrss) / 1024,
             "wall": time.monotonic() - started, "out": out_file.read().decode(),
             "err": err_file.read().decode(), "code": proc.returncode}
 
@@ -261,7 +321,10 @@ def prefill(db_path: Path, feeds: list[str], port: int) -> None:
     db.close()
 
 
-def measure_size(n: int, work: Path) -> dict:
+PASSES = ("304", "floor", "twisted", "same")
+
+
+def measure_size(n: int, work: Path, passes: tuple[str, ...] = PASSES) -> dict:
     hosts = (n + FEEDS_PER_HOST - 1) // FEEDS_PER_HOST
     port = free_port(hosts)
     feeds = [f"http://{host_of(i // FEEDS_PER_HOST)}:{port}{feed_path(i)}" for i in range(n)]
@@ -272,23 +335,38 @@ def measure_size(n: int, work: Path) -> dict:
     db = work / f"feeds-{n}.db"
     prefill(db, feeds, port)
     out = {"feeds": n, "hosts": hosts}
+    def done(kind: str, result: dict, startup: dict | None = None) -> dict:
+        if startup is not None:
+            result["ms_per_feed"] = 1000 * (result["cpu"] - startup["cpu"]) / n
+        note(f"{n} feeds, {kind}: {result['cpu']:.1f} s CPU"
+             + (f" ({result['ms_per_feed']:.2f} ms a feed)" if startup else " (start-up)")
+             + f", peak {result['rss_mb']:.0f} MB, {result['wall']:.0f} s wall")
+        return result
+
     with Served(hosts, port, not_modified=True):
-        startup = crawl(one_feed, db)  # feed 0 answers 304: start-up and one request
+        startup = done("start-up", crawl(one_feed, db))  # feed 0 answers 304: one request
         out["startup_cpu"] = startup["cpu"]
-        out["304"] = crawl(feed_list, db)
-        out["floor"] = run_child([sys.executable, __file__, "--bare", str(feed_list)])
-        out["floor_startup"] = run_child([sys.executable, __file__, "--bare", str(one_feed)])
-    with Served(hosts, port, not_modified=False):
-        out["same"] = crawl(feed_list, db)
-    # each pass did what it measures: every feed unchanged
-    assert f"{n} unchanged (304)" in out["304"]["out"], out["304"]["out"]
-    assert f"{n} sent the same feed again" in out["same"]["out"], out["same"]["out"]
-    for kind in ("304", "same"):
-        out[kind]["ms_per_feed"] = 1000 * (out[kind]["cpu"] - startup["cpu"]) / n
-    out["floor"]["ms_per_feed"] = 1000 * (out["floor"]["cpu"] - out["floor_startup"]["cpu"]) / n
+        if "304" in passes:
+            out["304"] = done("304", crawl(feed_list, db), startup)
+            assert f"{n} unchanged (304)" in out["304"]["out"], out["304"]["out"]
+        for kind, flag in (("floor", "--bare"), ("twisted", "--twisted")):
+            if kind in passes:
+                base = run_child([sys.executable, __file__, flag, str(one_feed)])
+                out[f"{kind}_startup"] = base
+                out[kind] = done(kind, run_child([sys.executable, __file__, flag,
+                                                  str(feed_list)]), base)
+    if "same" in passes:
+        with Served(hosts, port, not_modified=False):
+            out["same"] = done("same", crawl(feed_list, db), startup)
+        assert f"{n} sent the same feed again" in out["same"]["out"], out["same"]["out"]
     for f in db.parent.glob(db.name + "*"):
         f.unlink()
     return out
+
+
+def note(text: str) -> None:
+    """Progress on stderr: a pass over 100,000 feeds takes many minutes."""
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def measure_big(entries: int, work: Path) -> dict:
@@ -330,6 +408,9 @@ def measure_big(entries: int, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--passes", default=",".join(PASSES),
+                        help="which passes to run (default: all; 304 and twisted are the "
+                             "quickest pair with a baseline)")
     parser.add_argument("--big", type=int, default=10000,
                         help="entries of the one big feed (0: skip)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "feed_scale.json")
@@ -338,6 +419,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=ENTRIES, help=argparse.SUPPRESS)
     parser.add_argument("--not-modified", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare", help=argparse.SUPPRESS)
+    parser.add_argument("--twisted", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.entries, args.not_modified, args.big)
@@ -345,21 +427,29 @@ def main() -> None:
     if args.bare:
         bare(args.bare)
         return
+    if args.twisted:
+        bare_twisted(args.twisted)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
+    passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
+    if not set(passes) <= set(PASSES):
+        parser.error(f"--passes: choose from {', '.join(PASSES)}")
     rows = []
     print(f"{'feeds':>7} {'hosts':>6} {'304 ms':>7} {'same ms':>8} "
-          f"{'floor ms':>9} {'304/floor':>9} {'peak MB 304':>11} {'same':>6} {'floor':>6} "
-          f"{'wall 304 s':>10}", flush=True)
+          f"{'floor ms':>9} {'twisted ms':>10} {'304/floor':>9} {'304/twisted':>11} {'peak MB 304':>11} "
+          f"{'same':>6} {'floor':>6} {'wall 304 s':>10}", flush=True)
     with tempfile.TemporaryDirectory(prefix="feed-scale-") as tmp:
         for n in sizes:
-            r = measure_size(n, Path(tmp))
+            r = measure_size(n, Path(tmp), passes)
             rows.append({k: ({kk: vv for kk, vv in v.items() if kk not in ("out", "err")}
                              if isinstance(v, dict) else v) for k, v in r.items()})
-            print(f"{n:>7} {r['hosts']:>6} {r['304']['ms_per_feed']:>7.2f} {r['same']['ms_per_feed']:>8.2f} "
-                  f"{r['floor']['ms_per_feed']:>9.2f} "
-                  f"{r['304']['ms_per_feed'] / r['floor']['ms_per_feed']:>9.2f} "
-                  f"{r['304']['rss_mb']:>11.0f} {r['same']['rss_mb']:>6.0f} "
-                  f"{r['floor']['rss_mb']:>6.0f} {r['304']['wall']:>10.1f}", flush=True)
+            ms = lambda kind: r[kind]["ms_per_feed"] if kind in r else float("nan")  # noqa: E731
+            mb = lambda kind: r[kind]["rss_mb"] if kind in r else float("nan")  # noqa: E731
+            print(f"{n:>7} {r['hosts']:>6} {ms('304'):>7.2f} {ms('same'):>8.2f} "
+                  f"{ms('floor'):>9.2f} {ms('twisted'):>10.2f} "
+                  f"{ms('304') / ms('floor'):>9.2f} {ms('304') / ms('twisted'):>11.2f} "
+                  f"{mb('304'):>11.0f} {mb('same'):>6.0f} {mb('floor'):>6.0f} "
+                  f"{r['304']['wall'] if '304' in r else float('nan'):>10.1f}", flush=True)
         if args.big:
             big = measure_big(args.big, Path(tmp))
             rows.append({"big_feed_entries": args.big, **big})

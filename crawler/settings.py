@@ -52,7 +52,13 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # ---------------------------------------------------------------- safety (crawler/middlewares.py)
 #: Only http(s) is ever fetched: Scrapy's file:, data:, ftp: and s3: handlers are switched off.
-DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None,
+                     "http": "crawler.fetch.connections.IdleBoundedHTTP11DownloadHandler",
+                     "https": "crawler.fetch.connections.IdleBoundedHTTP11DownloadHandler"}
+#: Seconds an idle keep-alive connection stays open for reuse (Twisted's default: 240). Above
+#: AUTOTHROTTLE_MAX_DELAY, so a throttled site keeps its connections; a pass over many hosts
+#: does not keep those it is done with (crawler/fetch/connections.py).
+CRAWLER_IDLE_CONNECTION_SECONDS = 60.0
 DOWNLOADER_MIDDLEWARES = {
     "crawler.fetch.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
     "crawler.fetch.politeness.PublisherSlotMiddleware": 60,     # slot per publisher (CRAWLER_SLOT_BY)
@@ -64,8 +70,20 @@ DOWNLOADER_MIDDLEWARES = {
     # Big feeds are read in the extraction pool (crawler/feedread.py): the last to see a
     # response, after decompression, redirects and the resume cache.
     "crawler.fetch.feedread.FeedReadMiddleware": 40,
+    # What no spider here uses costs every request its call (docs/performance.md, feed
+    # scale): no spider sets allowed_domains or http_user, and nothing reads the downloader's
+    # byte counts (DownloaderStats renders every request as raw HTTP to count its bytes).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
 }
-SPIDER_MIDDLEWARES = {"crawler.fetch.middlewares.DatabaseErrorMiddleware": 950}
+SPIDER_MIDDLEWARES = {
+    "crawler.fetch.middlewares.DatabaseErrorMiddleware": 950,
+    # The site spider counts its own link depth (meta["link_depth"]); DEPTH_LIMIT is unused.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    # A development aid (warns about meta keys copied from a response); our spiders copy none.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
 #: Fetch private, loopback and link-local addresses even when the crawl started on a public host.
 CRAWLER_ALLOW_PRIVATE_ADDRESSES = False
 #: If set (e.g. ["127.0.0.0/8"]), only IP-literal hosts in these networks are fetched and no

@@ -85,3 +85,58 @@ def test_big_feed_read_in_the_extraction_pool(crawls):
     assert "read in the extraction pool" in crawls["first"].stderr
     assert "articles: 61 new" in crawls["first"].stdout  # the shared one and the big feed's
     assert "read in the extraction pool" not in crawls["second"].stderr  # same body: not read
+
+
+# ---------------------------------------------------------------- idle keep-alive connections
+
+SLOW_SECONDS = 4.0
+
+
+@pytest.fixture(scope="module")
+def two_hosts():
+    """Host "done" answers at once; host "slow" takes SLOW_SECONDS, so the crawl is still
+    running while the connection to "done" sits idle."""
+    import time
+
+    done, slow = Site("done", "127.0.0.92"), Site("slow", "127.0.0.93")
+    done.routes["/feed.xml"] = Resource(rss("Fertig", []), "application/rss+xml")
+
+    def slow_feed(handler):
+        time.sleep(SLOW_SECONDS)
+        return Resource(rss("Langsam", []), "application/rss+xml")
+
+    slow.routes["/feed.xml"] = slow_feed
+    with LocalWeb([done, slow]) as w:
+        yield w
+
+
+@pytest.mark.parametrize("idle", [1.0, None])
+def test_idle_connections_close_after_the_bound(two_hosts, tmp_path, idle):
+    web = two_hosts
+    web.log.clear()
+    web.closed.clear()
+    bound = ["-s", f"CRAWLER_IDLE_CONNECTION_SECONDS={idle}"] if idle else []
+    result = run_cli("crawl", web["done"].url("/feed.xml"), web["slow"].url("/feed.xml"),
+                     "--db", tmp_path / "news.db", *FAST, *bound, "--workers", "0", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    last_done = max(t for s, _, t in web.log if s == "done")
+    slow_answered = min(t for s, p, t in web.log if s == "slow" and p == "/feed.xml") \
+        + SLOW_SECONDS
+    closes = [t for s, t in web.closed if s == "done"]
+    assert closes
+    if idle:  # closed once idle for just past the bound, while the crawl still ran
+        assert all(last_done + idle - 0.2 <= t < slow_answered for t in closes), \
+            (last_done, closes, slow_answered)
+    else:  # the default (60 s) keeps it for reuse until the crawl ends
+        assert all(t >= slow_answered for t in closes), (closes, slow_answered)
+
+
+def test_idle_connection_bound_must_be_positive(tmp_path, two_hosts):
+    two_hosts.log.clear()
+    result = run_cli("crawl", two_hosts["done"].url("/feed.xml"), "--db", tmp_path / "x.db",
+                     *FAST, "-s", "CRAWLER_IDLE_CONNECTION_SECONDS=0", "--workers", "0", "-q")
+    assert result.returncode == 2
+    assert "CRAWLER_IDLE_CONNECTION_SECONDS must be a positive number of seconds, not '0'" \
+        in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not two_hosts.log  # nothing fetched

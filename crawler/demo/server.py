@@ -61,6 +61,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # quiet: requests are kept in LocalWeb.log
         pass
 
+    def finish(self):
+        super().finish()
+        self.web._closed(self.site)
+
     def do_HEAD(self):
         self.do_GET(head=True)
 
@@ -124,6 +128,7 @@ class LocalWeb:
         self.sites = {s.name: s for s in sites}
         self.log: list[tuple[str, str, float]] = []  # (site name, path, time)
         self.request_headers: list[tuple[str, str, dict]] = []
+        self.closed: list[tuple[str, float]] = []  # (site name, time a connection ended)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -134,6 +139,10 @@ class LocalWeb:
         with self._lock:
             self.log.append((site.name, path, time.time()))
             self.request_headers.append((site.name, path, dict(headers.items())))
+
+    def _closed(self, site: Site) -> None:
+        with self._lock:
+            self.closed.append((site.name, time.time()))
 
     def hits(self, name: str | None = None, path: str | None = None) -> int:
         """How many requests a site (or one path of it) got."""

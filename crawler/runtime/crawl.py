@@ -18,6 +18,7 @@ from crawler.store.errors import fatal_database_error
 from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
+from crawler.fetch.connections import idle_seconds
 from crawler.fetch.jobs import Job
 from crawler.store.lock import CrawlLock
 
@@ -40,6 +41,10 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
     before stays intact (crawler.store.errors).
     """
     wait = project_settings(settings).getfloat("CRAWLER_LOCK_WAIT")
+    try:
+        idle_seconds(project_settings(settings))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     with CrawlLock(db_path, wait=wait):
         try:
             summary = _run_spider(spider, db_path, kind, args, settings, **spider_kwargs)
@@ -132,12 +137,12 @@ def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
     from datetime import datetime, timezone
 
     policy = schedule.Policy.from_settings(project_settings(settings))
-    db = store.open_db(db_path)
+    db = store.open_db(db_path, cache_kb=store.BOOKKEEPING_CACHE_KB)
     try:
-        updates = schedule.plan_updates(store.feed_outcomes(db, crawl_id, feeds), policy,
-                                        datetime.now(timezone.utc))
-        with store.transaction(db):
-            store.update_feeds(db, updates)
+        now = datetime.now(timezone.utc)
+        with store.transaction(db):  # a chunk of feeds at a time: memory flat in their number
+            for outcomes in store.iter_feed_outcomes(db, crawl_id, feeds):
+                store.update_feeds(db, schedule.plan_updates(outcomes, policy, now))
     finally:
         db.close()
 

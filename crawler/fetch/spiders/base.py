@@ -32,7 +32,8 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         db_path = settings.get("CRAWLER_DB")  # "": no database here (a Redis worker)
-        spider.db = store.open_db(db_path) if db_path else None
+        spider.db = store.open_db(db_path, cache_kb=store.BOOKKEEPING_CACHE_KB) \
+            if db_path else None
         spider.refresh = settings.getbool("CRAWLER_REFRESH")
         spider.crawl_id = settings.getint("CRAWLER_CRAWL_ID") or None
         spider.feeds_of = {}
