@@ -461,10 +461,30 @@ def add_apart_cases(out: LabelledSet, place: Place, held_out: list[dict], bodies
     for i, b in enumerate(held_out[24:36]):
         story = f"brief-{i}"
         group.append(story)
-        sentences = re.split(r"(?<=[.!?])\s+", " ".join(b["paragraphs"][2:]))
-        brief = " ".join(sentences[:2])[:300]
-        place(story, "brief", b["lang"], f"Kurz: {i}", brief, b["published"], group="brief", site=brief_site)
-    out.apart["one site's briefs"] = [group]
+        place(story, "brief", b["lang"], f"Kurz: {i}", brief_of(b["paragraphs"][2:]), b["published"],
+              group="brief", site=brief_site)
+    # and a page of the site's chrome around a photo caption: a few words of its own
+    caption = held_out[35]["paragraphs"][1].split()[:6]
+    place("brief-caption", "caption", held_out[35]["lang"], "Bild des Tages", " ".join(caption),
+          held_out[35]["published"], group="brief", site=brief_site)
+    out.apart["one site's briefs"] = [group + ["brief-caption"]]
+
+
+#: a sentence ends at . ! or ? and a space, not after an initial or one-letter abbreviation
+#: ("Xuejun C. und Hua S.", "U.S.", "z. B.")
+SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b\w[.!?])\s+")
+
+
+def brief_of(paragraphs: list[str], min_words: int = 20, max_chars: int = 300) -> str:
+    """A news brief from a body: its first whole sentences, two at least and as many as make
+    ``min_words`` words, cut after ``max_chars`` characters at the end of a word."""
+    brief: list[str] = []
+    for sentence in SENTENCE_END.split(" ".join(paragraphs)):
+        brief.append(sentence)
+        if len(brief) >= 2 and len(" ".join(brief).split()) >= min_words:
+            break
+    text = " ".join(brief)
+    return text if len(text) <= max_chars else text[:max_chars + 1].rsplit(" ", 1)[0]
 
 
 # ---------------------------------------------------------------- dev and test parts

@@ -331,6 +331,26 @@ def test_one_sites_briefs_sharing_only_boilerplate_stay_apart(tmp_path, seeds):
     assert len({crawl.story(i) for i in ids}) == 8
 
 
+@pytest.mark.parametrize("position", [0, 4, 8])
+def test_a_page_of_little_more_than_chrome_does_not_glue_a_sites_briefs(tmp_path, seeds, position):
+    """One site's briefs and a page of its chrome around six words (a photo caption): on the
+    raw texts that page is contained in every brief, yet it is no copy of any of them. Its
+    links must not join the site's stories into one site group, or the chrome is never learnt
+    as boilerplate and the page joins one of the briefs' stories by the chrome alone."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(
+        paragraphs(seeds / "000_8dba242a10348822.txt")[3:] + paragraphs(seeds / "003_e0e85f0457a8e639.txt")[4:]))
+    pages = [" ".join(sentences[2 * i:2 * i + 2]) for i in range(8)]
+    pages.insert(position, " ".join(sentences[20].split()[:6]))
+    chrome = "Kurz gemeldet\n\n{PROMO}\n\n{text}\n\n© briefs.example – Impressum Datenschutz"
+    crawl = Crawl(tmp_path / "news.db")
+    ids = [crawl.add(f"https://briefs.example/{i}", chrome.format(PROMO=PROMO, text=text))
+           for i, text in enumerate(pages)]
+    assert len({crawl.story(i) for i in ids}) == len(pages)
+    assert crawl.db.execute("SELECT count(*) FROM article_links").fetchone()[0] == 0
+    rebuild(crawl.db, PARAMS, workers=0)
+    assert len({crawl.story(i) for i in ids}) == len(pages)
+
+
 def test_second_crawl_joins_stories_of_the_first_after_reopening(tmp_path, seed_docs):
     first = {k: v for k, v in seed_docs.items() if k.endswith(("original", "teaser", "spun"))}
     second = {k: v for k, v in seed_docs.items() if k not in first}

@@ -69,6 +69,10 @@ def test_each_part_builds_the_categories_it_reports(parts):
         assert len({re.sub(r"\s+", " ", d.text.split("\n\n", 3)[-1])[:200] for d in heavy}) <= 36
         for case in ("seeds", "shared background", "quoting", "one site's briefs"):
             assert sum(len(g) for g in labelled.apart[case]) >= 2, case
+        # briefs are whole sentences, not fragments cut at an initial; one page is a caption
+        briefs = [d for d in docs if d.group == "brief"]
+        own_words = sorted(len(d.text.split("\n\n", 2)[2].rsplit("\n\n", 1)[0].split()) for d in briefs)
+        assert len({d.site for d in briefs}) == 1 and own_words[0] == 6 and own_words[1] >= 20, own_words
 
 
 def test_updated_versions_change_figures_and_add_a_last_paragraph(parts):

@@ -11,9 +11,9 @@ computed in three steps that each depend only on the ones before:
 
 1. *candidates*: a pair is a candidate by the sizes its shared keys have now (a key grown
    past its limit is :meth:`~.index.Index.crowded` out, and what it alone proposed dropped);
-2. *site groups*: same-site candidate pairs verified on their raw texts (nothing removed)
-   link copies of one story on one site; a site's short paragraph found in at least
-   ``boilerplate_min_pages`` of these groups is boilerplate;
+2. *site groups*: same-site candidate pairs verified on their raw texts (nothing removed),
+   each contained in the other, link copies of one story on one site; a site's short
+   paragraph found in at least ``boilerplate_min_pages`` of these groups is boilerplate;
 3. *story links*: candidate pairs verified with their sites' boilerplate removed.
 
 Boilerplate is not counted over the story links it influences: counted that way, a story
@@ -136,9 +136,10 @@ class StoryAssigner:
 
     def _group_site_copies(self, article_id: int, site: str | None, plan: Plan,
                            verdicts: dict[int, Verdict]) -> set[int]:
-        """Link ``article_id`` to its same-site candidates that are copies on the raw texts
-        (of a big story, to the first of its same-site articles that is) and merge their site
-        groups; returns the site paragraphs whose boilerplate status changed with the groups.
+        """Link ``article_id`` to its same-site candidates that are copies on the raw texts,
+        each contained in the other (:func:`_site_copy`; of a big story, to the first of its
+        same-site articles that is) and merge their site groups; returns the site paragraphs
+        whose boilerplate status changed with the groups.
         The raw verdicts go into ``verdicts`` (other id -> verdict): where neither text has
         boilerplate they are the story verdicts too."""
         if not plan:
@@ -149,11 +150,11 @@ class StoryAssigner:
         new = self._raw(article_id)
         for other in same_site:
             verdicts[other] = compare(new, self._raw(other), self.params)
-        copies = [other for other in same_site if verdicts[other].same_story]
+        copies = [other for other in same_site if _site_copy(verdicts[other])]
         for group in plan.stories:
             for other in group.same_site:
                 verdicts[other] = compare(new, self._raw(other), self.params)
-                if verdicts[other].same_story:
+                if _site_copy(verdicts[other]):
                     copies.append(other)
                     break
         if not copies:
@@ -489,6 +490,15 @@ class StoryAssigner:
 #: Verdicts (new article first) that put the new article into the other's story: a link
 #: where it contains the other only makes it a container the other core may choose.
 _JOINING = ("duplicate", "a_in_b")
+
+
+def _site_copy(v: Verdict) -> bool:
+    """Does a raw verdict of two pages of one site link them into one site group? Only when
+    each text is contained in the other: every page of a site shares its chrome, so a page with
+    little text of its own (a photo caption, a one-line brief) is "contained" in all of them,
+    and one-way links would join the site's different stories into one group through it, and
+    keep the chrome from ever counting as boilerplate."""
+    return v.method == "duplicate"
 
 
 def _flip(v: Verdict) -> Verdict:
