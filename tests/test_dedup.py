@@ -408,7 +408,12 @@ def test_incompatible_sketch_parameters_are_refused(tmp_path, seeds):
     stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'dedup_sketch'").fetchone()[0])
     del stored["index_schema"]
     db.execute("UPDATE meta SET value = ? WHERE key = 'dedup_sketch'", [json.dumps(stored)])
-    with pytest.raises(IncompatibleIndex, match=r"index_schema: stored 1, now 2.*--rebuild"):
+    with pytest.raises(IncompatibleIndex, match=r"index_schema: stored 1, now 3.*--rebuild"):
+        StoryAssigner(db, PARAMS)
+    # an index whose site groups also joined pages contained one way asks for a rebuild too
+    stored["index_schema"] = 2
+    db.execute("UPDATE meta SET value = ? WHERE key = 'dedup_sketch'", [json.dumps(stored)])
+    with pytest.raises(IncompatibleIndex, match=r"index_schema: stored 2, now 3.*--rebuild"):
         StoryAssigner(db, PARAMS)
 
 

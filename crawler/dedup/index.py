@@ -51,8 +51,9 @@ _FULL_KEYS_KEPT = 4096
 _SIGNATURES_KEPT = 8192
 #: Set in ``meta`` while a rebuild runs: an index it left half-written is refused.
 REBUILDING_KEY = "dedup_rebuilding"
-#: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups).
-INDEX_SCHEMA = 2
+#: Version of the ``dedup_`` tables' layout and meaning (2: boilerplate over site groups;
+#: 3: site groups join only pages contained in each other).
+INDEX_SCHEMA = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dedup_bands (
