@@ -7,6 +7,7 @@ same sites.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -144,8 +145,11 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     assert f"{len(ARTICLE_PATHS)} new" in summary, summary
     assert stories(db_path) == stories(local_db)
     assert feed_links(db_path) == feed_links(local_db)  # an article of two feeds: both linked
-    sql = "SELECT url, etag, last_modified, n_fetches, n_errors FROM feeds ORDER BY url"
+    sql = "SELECT url, etag, last_modified, body_hash, n_fetches, n_errors FROM feeds ORDER BY url"
     assert read(db_path, sql) == read(local_db, sql)
+    assert read(db_path, "SELECT count(*) FROM feeds WHERE body_hash IS NOT NULL")[0][0] >= 5
+    published = [json.loads(v) for v in client.hvals("crawler:feeds")]  # for the next pass
+    assert sum(1 for v in published if v["body_hash"]) >= 5
     sql = "SELECT kind, url, reason, status FROM failures ORDER BY url"
     assert read(db_path, sql) == read(local_db, sql) == [
         ("feed", feeds[-1], "http_404", 404)]
@@ -312,7 +316,7 @@ def one_crawl_peak(paced_site, tmp_path_factory):
     return peak(times)
 
 
-@pytest.mark.parametrize("n_workers", [1, 2])
+@pytest.mark.parametrize("n_workers", [1, 2, 4])
 def test_workers_share_one_politeness_budget_per_site(paced_site, one_crawl_peak, client,
                                                       redis_url, tmp_path, n_workers):
     """However many workers, the site never sees more than one crawl's rate: one request per
@@ -324,8 +328,9 @@ def test_workers_share_one_politeness_budget_per_site(paced_site, one_crawl_peak
     workers = [start("worker", "--redis", redis_url, "--idle-exit", "10", *PACED)
                for _ in range(n_workers)]
     deadline = time.monotonic() + 120
-    while client.scard("crawler:workers") < n_workers and time.monotonic() < deadline:
-        time.sleep(0.1)  # all of them ready: each could take the work
+    while len([w for w in client.smembers("crawler:workers") if not w.endswith(b"-sites")]) \
+            < n_workers and time.monotonic() < deadline:
+        time.sleep(0.1)  # all of them ready (their feed crawls): each could take the work
     from crawler.distributed.worker import enqueue
 
     assert enqueue(redis_url, "crawler", [paced_site.feed]) == 1  # at once: no process start
@@ -382,3 +387,133 @@ def test_writer_keeps_the_schedule_and_enqueue_due_queues_only_due_feeds(
 
     missing = run_cli("enqueue", "--redis", redis_url, "--due", *feeds)
     assert missing.returncode == 2 and "--due needs --db" in missing.stderr
+
+
+# ---------------------------------------------------------------- site scrapes in Redis mode
+
+
+@pytest.fixture(scope="module")
+def two_sites():
+    """A site with a sitemap of 8 articles and one without (its home page links 4 articles
+    and a section page): both discovery paths of `crawler scrape`."""
+    from tests.test_scrape_many import _paragraphs
+    from tests.pages import article_page
+
+    mapped, linked = Site("karten", "127.0.0.83"), Site("verweise", "127.0.0.84")
+    with LocalWeb([mapped, linked]) as running:
+        paths = [f"/2025/03/karten-meldung-{i}.html" for i in range(8)]
+        locs = "".join(f"<url><loc>{mapped.url(p)}</loc></url>" for p in paths)
+        mapped.routes.update({
+            "/robots.txt": Resource(f"User-agent: *\nSitemap: {mapped.url('/sitemap.xml')}\n",
+                                    "text/plain"),
+            "/sitemap.xml": Resource('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http'
+                                     f'://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>',
+                                     "application/xml"),
+            "/": Resource("<html><head><title>Karten</title></head><body></body></html>"),
+            **{p: Resource(article_page(f"Karten Meldung {i}", _paragraphs("karten", i)))
+               for i, p in enumerate(paths)}})
+        linked_paths = [f"/2025/03/verweise-meldung-{i}.html" for i in range(4)]
+        links = "".join(f'<li><a href="{p}">Meldung {i}</a></li>'
+                        for i, p in enumerate(linked_paths))
+        linked.routes.update({
+            "/robots.txt": Resource("User-agent: *\nAllow: /\n", "text/plain"),
+            "/": Resource("<html><head><title>Verweise</title></head><body><ul>"
+                          f'{links}<li><a href="/politik">Politik</a></li></ul></body></html>'),
+            "/politik": Resource(f"<html><head><title>Politik</title></head><body><ul>{links}"
+                                  "</ul></body></html>"),
+            **{p: Resource(article_page(f"Verweise Meldung {i}", _paragraphs("verweise", i)))
+               for i, p in enumerate(linked_paths)}})
+        running.site_urls = [mapped.base + "/", linked.base + "/"]
+        yield running
+
+
+def test_workers_scrape_queued_sites_as_one_local_scrape_does(two_sites, client, redis_url,
+                                                              tmp_path):
+    options = ["--max-pages", "6", "--exclude", "meldung-7"]
+    local_db = tmp_path / "local.db"
+    local = run_cli("scrape", *two_sites.site_urls, "--db", local_db, *options, *FAST, *INLINE)
+    assert local.returncode == 0, local.stderr
+
+    sites_file = tmp_path / "sites.txt"
+    sites_file.write_text(f"# two sites\n{two_sites.site_urls[1]}  # links only\n")
+    queued = run_cli("enqueue", "--redis", redis_url, "--site", two_sites.site_urls[0],
+                     "--sites", sites_file, *options)
+    assert queued.returncode == 0, queued.stderr
+    assert "queued 2 sites" in queued.stdout and "sites queued: 2" in queued.stdout
+    start_at = len(two_sites.log)
+    db_path = tmp_path / "redis.db"
+    workers = [start("worker", "--redis", redis_url, "--idle-exit", "2", *FAST, *INLINE, *QUICK)
+               for _ in range(2)]
+    writer = start("store", "--redis", redis_url, "--db", db_path, "--idle-exit", "2", "-q",
+                   *QUICK)
+    outputs = [finish(w, timeout=180) for w in workers]
+    finish(writer, timeout=180)
+
+    sql = "SELECT url, title FROM articles ORDER BY url"
+    stored = read(db_path, sql)
+    assert stored == read(local_db, sql)
+    assert len([u for u, _ in stored if "karten" in u]) == 6  # --max-pages, per site
+    assert len([u for u, _ in stored if "verweise" in u]) == 4  # found by following links
+    assert not [u for u, _ in stored if "meldung-7" in u]  # --exclude
+    hits = Counter(path for _, path, _ in two_sites.log[start_at:] if "meldung" in path)
+    assert max(hits.values()) == 1, hits  # each page fetched once across the workers
+    assert sum(int(re.search(r"(\d+) sites", out)[1]) for out in outputs) == 2, outputs
+    assert client.llen("crawler:sites") == 0
+    assert not [k for k in client.keys("crawler:inflight:*")]  # the sites' leases released
+
+    again = run_cli("enqueue", "--redis", redis_url, "--site", two_sites.site_urls[0],
+                    *options)
+    assert again.returncode == 0
+    start_at = len(two_sites.log)
+    rerun = run_cli("worker", "--redis", redis_url, "--idle-exit", "1", *FAST, *INLINE, *QUICK)
+    assert rerun.returncode == 0, rerun.stderr
+    # the six stored are known; as a local scrape again, the budget reaches one more
+    assert [p for _, p, _ in two_sites.log[start_at:] if "meldung" in p] == \
+        ["/2025/03/karten-meldung-6.html"]
+
+
+def test_enqueue_site_errors(redis_url, client):
+    bad = run_cli("enqueue", "--redis", redis_url, "--site", "ftp://example.org/")
+    assert bad.returncode == 2 and "not a site URL" in bad.stderr
+    due = run_cli("enqueue", "--redis", redis_url, "--site", "example.org", "--due",
+                  "--db", "x.db")
+    assert due.returncode == 2 and "--due is for feeds" in due.stderr
+    assert client.llen("crawler:sites") == 0
+
+
+def test_a_dead_workers_sites_go_back_to_the_site_list(client):
+    from crawler.distributed import Keys
+    from crawler.distributed.leases import requeue_dead
+
+    keys = Keys()
+    site = b'{"url": "http://127.0.0.83/", "max_pages": 6}'
+    client.sadd(keys.workers, "gone", "alive")
+    client.set(keys.alive("alive"), 1)
+    client.hset(keys.inflight("gone"), mapping={"site.1": site, "feed.1": b'{"url": "f"}'})
+    client.hset(keys.inflight("alive"), mapping={"site.2": b'{"url": "http://127.0.0.84/"}'})
+    assert requeue_dead(client, keys) == 2
+    assert client.lrange(keys.sites, 0, -1) == [site]
+    assert client.lrange(keys.start, 0, -1) == [b'{"url": "f"}']
+    assert client.hlen(keys.inflight("alive")) == 1 and client.smembers(keys.workers) == {b"alive"}
+
+
+def test_the_writer_stops_when_its_workers_are_gone_though_requests_are_left(
+        client, redis_url, tmp_path):
+    """Workers that stopped (or died) leaving requests queued: the writer that got their
+    results stops after --idle-exit instead of waiting for workers that will not come."""
+    from crawler.distributed import Keys, ensure_group
+    from crawler.distributed.messages import encode
+
+    keys = Keys()
+    ensure_group(client, keys)
+    client.zadd(keys.requests, {b"127.0.0.83\0left over": 1})
+    client.xadd(keys.results, encode("failure", what="article", url="http://127.0.0.83/a",
+                                     reason="http_404", error="gone", status=404,
+                                     feed_url=None))
+    started = time.monotonic()
+    result = run_cli("store", "--redis", redis_url, "--db", tmp_path / "w.db", "--idle-exit",
+                     "0.5", "-q", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30
+    assert "1 feeds, sites and requests stay queued" in result.stderr, result.stderr
+    assert client.zcard(keys.requests) == 1  # left for the next workers

@@ -12,6 +12,7 @@ from crawler.distributed import DEFAULT_PREFIX
 EPILOG = """\
 On one machine (or several: point every process at the same Redis):
   crawler enqueue --redis redis://10.0.0.5:6379/0 feeds.txt
+  crawler enqueue --redis redis://10.0.0.5:6379/0 --sites sites.txt --max-pages 500
   crawler worker  --redis redis://10.0.0.5:6379/0        # as many as you like, anywhere
   crawler store   --redis redis://10.0.0.5:6379/0 --db storage/news.db   # exactly one
 Every site gets one crawl's pace (DOWNLOAD_DELAY, AutoThrottle, Retry-After) across all
@@ -35,16 +36,27 @@ def register(sub, formatter) -> None:
     worker.set_defaults(func=cmd_worker)
 
     enqueue = sub.add_parser(
-        "enqueue", formatter_class=formatter, help="queue feeds for the Redis workers",
-        description="Put feeds into the shared queue; a worker takes each one. A feed still "
-                    "queued (not yet recorded by the writer) is not queued again. Without FEED, "
-                    "show how far the distributed crawl is.", epilog=EPILOG)
+        "enqueue", formatter_class=formatter, help="queue feeds or sites for the Redis workers",
+        description="Put feeds (or, with --site/--sites, whole sites) into the shared queue; a "
+                    "worker takes each one. A feed still queued (not yet recorded by the "
+                    "writer) is not queued again. Without FEED or site, show how far the "
+                    "distributed crawl is.", epilog=EPILOG)
     enqueue.add_argument("feeds", nargs="*", metavar="FEED")
     enqueue.add_argument("--due", action="store_true",
                          help="queue only the feeds whose next fetch has come, by the schedule "
                               "the writer keeps in --db (for cron or a systemd timer)")
     enqueue.add_argument("--db", metavar="PATH",
                          help="with --due: the writer's database (`crawler store --db`)")
+    sites = enqueue.add_argument_group(
+        "site scrapes", "queue whole sites, scraped as `crawler scrape` does (sitemaps, feeds, "
+        "links); each site is scraped by one worker at a time, its options apply to it alone")
+    sites.add_argument("--site", action="append", default=[], metavar="SITE_URL",
+                       help="a site's home page (repeatable)")
+    sites.add_argument("--sites", dest="sites_file", metavar="FILE",
+                       help="a file of site URLs, one a line (# comments)")
+    from crawler.cli.scrape import add_site_options
+
+    add_site_options(sites)
     add_redis_options(enqueue, idle=False)
     enqueue.set_defaults(func=cmd_enqueue)
 
@@ -98,7 +110,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         enqueue(args.redis, args.prefix, feeds)
     summary = run_worker(args.redis, args.prefix, settings)
     print(f"Worker {summary['worker']} {summary['status']} in {summary['elapsed']:.1f}s: "
-          f"{summary['pages']} pages, {summary['feeds']} feeds, {summary['sent']} articles "
+          f"{summary['pages']} pages, {summary['feeds']} feeds, {summary['sites']} sites, "
+          f"{summary['sent']} articles "
           f"sent to the writer, {summary['failed']} failed, {summary['round_trips']} Redis "
           f"round trips")
     return 0 if summary["status"] == "finished" else 1
@@ -108,6 +121,10 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     from crawler.distributed.worker import due_feeds, enqueue, status
 
     feeds = _feeds(args)
+    if args.site or args.sites_file:
+        if args.due:
+            raise UserError("--due is for feeds; sites are scraped when queued")
+        cmd_enqueue_sites(args)
     if args.due:
         if not args.db:
             raise UserError("--due needs --db: the writer's database, which holds the schedule")
@@ -121,10 +138,21 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         queued = enqueue(args.redis, args.prefix, feeds)
         print(f"queued {queued} feeds" + (f" ({len(feeds) - queued} still queued from before)"
                                           if queued < len(feeds) else ""))
-    else:
+    elif not (args.site or args.sites_file):
         enqueue(args.redis, args.prefix, [])
     print(" · ".join(f"{k}: {v}" for k, v in status(args.redis, args.prefix).items()))
     return 0
+
+
+def cmd_enqueue_sites(args: argparse.Namespace) -> None:
+    """``--site``/``--sites``: checked as ``crawler scrape`` checks them, then queued."""
+    from crawler.distributed.sites import enqueue_sites
+    from crawler.fetch.spiders.sites import read_site_list
+    from crawler.cli.scrape import site_options
+
+    sites = list(args.site) + (read_site_list(args.sites_file) if args.sites_file else [])
+    sites, options = site_options(args, sites)
+    print(f"queued {enqueue_sites(args.redis, args.prefix, sites, options)} sites")
 
 
 def cmd_store(args: argparse.Namespace) -> int:

@@ -30,24 +30,40 @@ def register(sub, formatter) -> None:
     from crawler.cli import add_crawl_options, add_db_option
 
     add_db_option(scrape)
-    scrape.add_argument("--max-pages", type=int, default=0, metavar="N",
-                        help="fetch at most N pages of each site (articles and, when "
-                             "following links, listing pages; 0: no limit)")
-    scrape.add_argument("--max-depth", type=int, default=3, metavar="N",
-                        help="when following links: at most N clicks from the home page")
-    scrape.add_argument("--since", metavar="DATE",
-                        help="skip sitemap and feed entries older than DATE (2024-03-01, or an "
-                             "age such as 7d)")
-    scrape.add_argument("--include", action="append", default=[], metavar="REGEX",
-                        help="only store pages whose URL matches (repeatable)")
-    scrape.add_argument("--exclude", action="append", default=[], metavar="REGEX",
-                        help="never fetch pages whose URL matches (repeatable)")
-    scrape.add_argument("--subdomains", action="store_true",
-                        help="also pages on the site's subdomains (news.example.org ...)")
-    scrape.add_argument("--follow-links", action="store_true",
-                        help="follow links even when sitemaps or feeds were found")
+    add_site_options(scrape)
     add_crawl_options(scrape)
     scrape.set_defaults(func=cmd_scrape)
+
+
+def add_site_options(parser) -> None:
+    """The options of a site scrape, each applied to every site on its own (``crawler
+    scrape`` and ``crawler enqueue --site``); ``site_options`` reads them."""
+    parser.add_argument("--max-pages", type=int, default=0, metavar="N",
+                        help="fetch at most N pages of each site (articles and, when "
+                             "following links, listing pages; 0: no limit)")
+    parser.add_argument("--max-depth", type=int, default=3, metavar="N",
+                        help="when following links: at most N clicks from the home page")
+    parser.add_argument("--since", metavar="DATE",
+                        help="skip sitemap and feed entries older than DATE (2024-03-01, or an "
+                             "age such as 7d)")
+    parser.add_argument("--include", action="append", default=[], metavar="REGEX",
+                        help="only store pages whose URL matches (repeatable)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="REGEX",
+                        help="never fetch pages whose URL matches (repeatable)")
+    parser.add_argument("--subdomains", action="store_true",
+                        help="also pages on the site's subdomains (news.example.org ...)")
+    parser.add_argument("--follow-links", action="store_true",
+                        help="follow links even when sitemaps or feeds were found")
+
+
+def site_options(args: argparse.Namespace, sites: list[str]) -> tuple[list[str], dict]:
+    """The sites' home URLs, each once, and their options, checked (UserError if bad)."""
+    from crawler.launch.options import scrape_options
+
+    return scrape_options(
+        sites, max_pages=args.max_pages, max_depth=args.max_depth, since=args.since,
+        include=args.include, exclude=args.exclude, subdomains=args.subdomains,
+        follow_links=args.follow_links)
 
 
 def cmd_scrape(args: argparse.Namespace) -> int:
@@ -55,16 +71,12 @@ def cmd_scrape(args: argparse.Namespace) -> int:
 
     settings = crawl_settings(args)
     from crawler.runtime.crawl import scrape_sites
-    from crawler.launch.options import scrape_options
     from crawler.fetch.spiders.sites import read_site_list
 
     sites = list(args.sites) + (read_site_list(args.sites_file) if args.sites_file else [])
     if not sites:
         raise UserError("no site given: SITE_URL... or --sites FILE")
-    sites, options = scrape_options(
-        sites, max_pages=args.max_pages, max_depth=args.max_depth, since=args.since,
-        include=args.include, exclude=args.exclude, subdomains=args.subdomains,
-        follow_links=args.follow_links)
+    sites, options = site_options(args, sites)
     summary = scrape_sites(sites, args.db, settings, **options)
     print_summary(summary)
     print(scrape_lines(summary.get("news") or {}))

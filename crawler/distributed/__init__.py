@@ -42,6 +42,11 @@ class Keys:
         return f"{self.prefix}:seen"
 
     @property
+    def sites(self) -> str:
+        """List of sites to scrape, JSON ``{"url": ..., options}`` (``crawler enqueue --site``)."""
+        return f"{self.prefix}:sites"
+
+    @property
     def results(self) -> str:
         """The stream workers send results to and the writer reads (consumer group WRITER_GROUP)."""
         return f"{self.prefix}:results"

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 LEASES = "redis_leases"  # request.meta key: the lease ids this request releases when done
 NOT_BEFORE = "redis_not_before"  # request.meta key: time.monotonic() its site's slot is ours
 FEED_LEASE = "feed."  # lease ids of feeds taken from Keys.start (they go back there)
+SITE_LEASE = "site."  # lease ids of sites taken from Keys.sites (they go back there)
 SEP = b"\0"  # queue member: site, SEP, serialized request
 PRIORITY_STEP = 1e12  # score = -priority * PRIORITY_STEP + the site's running count
 
@@ -103,7 +104,8 @@ return added
 
 # A worker's look at the crawl, in one round trip: take up to ARGV[1] feeds from the start list
 # into feed leases (ids ARGV[4..]) if fewer than ARGV[2] requests are queued; then say how many
-# requests are queued, feeds wait and leases other workers (not ARGV[3]) hold.
+# requests are queued, feeds and sites (KEYS[5]) wait and leases other workers (not ARGV[3])
+# hold.
 _LOOK = """
 local queued = redis.call('ZCARD', KEYS[2])
 local feeds = {}
@@ -118,7 +120,7 @@ local held = 0
 for _, worker in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   if worker ~= ARGV[3] then held = held + redis.call('HLEN', ARGV[4 + tonumber(ARGV[1])] .. worker) end
 end
-return {queued, redis.call('LLEN', KEYS[1]), held, feeds}
+return {queued, redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[5]), held, feeds}
 """
 
 _REQUEUE = """
@@ -126,6 +128,8 @@ local items = redis.call('HGETALL', KEYS[1])
 for i = 1, #items, 2 do
   if string.sub(items[i], 1, 5) == 'feed.' then
     redis.call('LPUSH', KEYS[4], items[i + 1])
+  elseif string.sub(items[i], 1, 5) == 'site.' then
+    redis.call('LPUSH', KEYS[5], items[i + 1])
   else
     redis.call('ZADD', KEYS[2], 0, items[i + 1])
   end
@@ -209,7 +213,7 @@ class LeasedQueue(PriorityQueue):
         member, wait_ms, lease = self.popped.pop(0)
         request = self._decode_request(member.split(SEP, 1)[1])
         request.meta[LEASES] = [*request.meta.get(LEASES, ()), lease]
-        request.meta[NOT_BEFORE] = time.monotonic() + wait_ms / 1000 if wait_ms > 0 else 0.0
+        request.meta[NOT_BEFORE] = time.monotonic() + max(wait_ms, 0) / 1000
         self.spider.saw_feed(request.meta.get("feed_url"))
         return request
 
@@ -268,7 +272,7 @@ class Look:
     """What one look at the crawl saw (and the feeds it took)."""
 
     queued: int  # requests in the shared queue
-    feeds_waiting: int  # feeds in Keys.start
+    feeds_waiting: int  # feeds in Keys.start and sites in Keys.sites
     held_elsewhere: int  # leases other workers hold (their pages may add requests)
     feeds: list[tuple[str, bytes]]  # (lease, data) of the feeds taken
 
@@ -284,7 +288,7 @@ def look(server, keys: Keys, worker: str, count: int, below: int) -> Look:
     the crawl is."""
     leases = [f"{FEED_LEASE}{uuid.uuid4().hex[:12]}" for _ in range(count)]
     queued, waiting, held, feeds = server.register_script(_LOOK)(
-        keys=[keys.start, keys.requests, keys.inflight(worker), keys.workers],
+        keys=[keys.start, keys.requests, keys.inflight(worker), keys.workers, keys.sites],
         args=[count, below, worker, *leases, keys.inflight("")])
     return Look(int(queued), int(waiting), int(held), list(zip(leases, feeds)))
 
@@ -299,7 +303,8 @@ def reserve(server, keys: Keys, site: str, delay: float, pause: float = 0.0) -> 
 
 def _requeue(server, keys: Keys, worker: str) -> int:
     return server.register_script(_REQUEUE)(
-        keys=[keys.inflight(worker), keys.requests, keys.workers, keys.start], args=[worker])
+        keys=[keys.inflight(worker), keys.requests, keys.workers, keys.start, keys.sites],
+        args=[worker])
 
 
 def requeue_dead(server, keys: Keys, skip: Iterable[str] = ()) -> int:

@@ -30,5 +30,6 @@ class RedisPushPipeline:
             spider.outbox.send("article", done=spider.leases.pop(page.fetched_url, ()),
                                page=page, article=item["article"],
                                feeds=sorted(spider.feeds_of.get(page.url, ())))
+            spider.article_sent(page)
             self.crawler.stats.inc_value("news/articles_sent")
         return item

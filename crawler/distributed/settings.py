@@ -27,11 +27,18 @@ DEFAULTS: dict[str, Any] = {
     #: Feeds a worker takes from the feed list at once, when fewer than two requests per
     #: CONCURRENT_REQUESTS are queued.
     "CRAWLER_REDIS_FEED_BATCH": 16,
+    #: Sites a worker scrapes at once (`crawler enqueue --site`); it takes one per look at the
+    #: queue, so the workers share them.
+    "CRAWLER_REDIS_SITES": 4,
     #: A worker's writes (results, released leases) go to Redis in one MULTI/EXEC every this
     #: many seconds, or at CRAWLER_REDIS_FLUSH_SIZE commands (new requests at once); a killed
     #: worker's unflushed pages are fetched again (their leases were not released).
     "CRAWLER_REDIS_FLUSH": 2.0,
     "CRAWLER_REDIS_FLUSH_SIZE": 200,
+    #: A request that reaches the download this many seconds after its reserved start (it
+    #: waited for robots.txt or a busy reactor) reserves a new one: it would start inside
+    #: another worker's reservation, closer to it than the site's delay.
+    "CRAWLER_REDIS_SLOT_LATE": 0.05,
     #: Seconds the writer's lock lives unless renewed; a restarted writer waits at most this.
     "CRAWLER_REDIS_WRITER_TTL": 15.0,
 }
@@ -74,3 +81,19 @@ def worker_settings(redis_url: str, prefix: str, pipelines: dict[str, int],
             "crawler.distributed.politeness.SharedSlotMiddleware": 990,
         },
     }
+
+
+def site_worker_settings(settings):
+    """The worker's site crawl (crawler.distributed.sites): the feed crawl's ``settings`` with
+    Scrapy's own scheduler and filter, as a site's requests stay with the worker that took
+    the site. Above the command line's priority: CrawlerProcess.crawl applies the process's
+    settings (the feed crawl's scheduler) to every crawler up to that priority."""
+    from scrapy.settings import default_settings
+
+    settings = settings.copy()
+    for name in ("SCHEDULER", "DUPEFILTER_CLASS"):
+        settings.set(name, getattr(default_settings, name), priority=SITE_PRIORITY)
+    return settings
+
+
+SITE_PRIORITY = 45  # between "cmdline" (40) and nothing: Scrapy's priorities are numbers

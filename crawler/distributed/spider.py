@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from typing import Any, AsyncIterator
@@ -22,16 +21,14 @@ from typing import Any, AsyncIterator
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
-from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.spiders import RedisMixin
-from twisted.internet import task
 
 from crawler.items import Page
 from crawler.fetch.spiders.feeds import FeedSpider
 
-from . import Keys, connect, ensure_group, round_trips
+from . import ensure_group, round_trips
+from .liveness import connect_worker, start_worker, stop_worker
 from .leases import LEASES, Look, leases_of, look, release_own, requeue_dead
-from .outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +53,8 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
-        spider.keys = Keys(s.get("CRAWLER_REDIS_PREFIX"))
-        spider.redis = connect(s.get("REDIS_URL"))
-        spider.outbox = Outbox(spider.redis, spider.keys, spider.worker_id,
-                               s.getint("CRAWLER_REDIS_FLUSH_SIZE"))
+        connect_worker(spider, s)
         spider.outbox.on_pushed = spider.poll
-        spider.seen = RFPDupeFilter(spider.redis, spider.keys.seen)
-        spider.heartbeat_ttl = s.getfloat("CRAWLER_REDIS_HEARTBEAT")
         spider.feed_batch = s.getint("CRAWLER_REDIS_FEED_BATCH")
         spider.redis_batch_size = spider.feed_batch
         spider.setup_redis(crawler)
@@ -80,31 +72,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
     # ------------------------------------------------------------ liveness
 
     def register(self, spider=None) -> None:
-        self.beat()
-        self.redis.sadd(self.keys.workers, self.worker_id)
-        # The heartbeat beats from a thread: a reactor busy for seconds (an inline extraction,
-        # a long batch) is not a dead worker; a killed process stops beating at once.
-        self.stop_beating = threading.Event()
-        threading.Thread(target=self.beat_until_stopped, daemon=True,
-                         name="redis-heartbeat").start()
-        s = self.settings
-        self.loops = []
-        for call, period in ((self.reap, max(0.2, self.heartbeat_ttl / 3)),
-                             (self.look, s.getfloat("CRAWLER_REDIS_POLL")),
-                             (self.outbox.flush, s.getfloat("CRAWLER_REDIS_FLUSH"))):
-            loop = task.LoopingCall(call)
-            loop.start(period, now=False)
-            self.loops.append(loop)
-
-    def beat(self) -> None:
-        self.redis.set(self.keys.alive(self.worker_id), 1, px=int(self.heartbeat_ttl * 1000))
-
-    def beat_until_stopped(self) -> None:
-        while not self.stop_beating.wait(max(0.2, self.heartbeat_ttl / 3)):
-            try:
-                self.beat()
-            except Exception as exc:  # noqa: BLE001 - Redis away for a moment: beat again
-                logger.warning("Heartbeat failed: %s", exc)
+        start_worker(self, self.look)
 
     def reap(self) -> None:
         self.publish_delays()
@@ -142,11 +110,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
             self.poll()
 
     def deregister(self, spider=None, reason: str = "") -> None:
-        for loop in getattr(self, "loops", ()):
-            if loop.running:
-                loop.stop()
-        if getattr(self, "stop_beating", None):
-            self.stop_beating.set()
+        stop_worker(self)
         self.outbox.flush()
         self.crawler.stats.set_value("redis/round_trips", round_trips())
         left = release_own(self.redis, self.keys, self.worker_id, requeue=reason != "finished")
@@ -195,12 +159,26 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         """Close after CRAWLER_REDIS_IDLE_EXIT seconds (0: never) with nothing left anywhere:
         no feeds, no queued requests and no other worker holding leases."""
         self.outbox.flush()
+        self.give_up_leftovers()
         self.schedule_next_requests()
         if self.last_look.busy:
             self.spider_idle_start_time = time.time()
         if self.max_idle_time and time.time() - self.spider_idle_start_time >= self.max_idle_time:
             return
         raise DontCloseSpider
+
+    def give_up_leftovers(self) -> None:
+        """An idle worker holds no request in progress: a lease it still holds is a request
+        whose processing ended without releasing it (a dropped item, a callback that failed).
+        Given up now, as a finished worker gives them up: two idle workers each holding one
+        waited for each other's and never stopped."""
+        with self.redis.pipeline() as pipe:
+            left = pipe.hkeys(self.keys.inflight(self.worker_id)) \
+                .delete(self.keys.inflight(self.worker_id)).execute()[0]
+        self.leases.clear()
+        if left:
+            logger.warning("Worker %s gave up %d requests it held while idle: %s",
+                           self.worker_id, len(left), b", ".join(left[:5]).decode())
 
     # ------------------------------------------------------------ bookkeeping -> the writer
 
@@ -218,16 +196,22 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         else:
             self.outbox.send("feed", url=url, n_new=0, **fields)
 
-    def feed_validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+    def feed_validators(self, url: str, etag: str | None, last_modified: str | None,
+                        body_hash: str | None = None) -> None:
         """Sent as soon as the feed's article requests are queued: unlike a local crawl's, they
-        survive a killed worker (leases), so a 304 next time loses nothing."""
-        self.outbox.send("validators", url=url, etag=etag, last_modified=last_modified)
+        survive a killed worker (leases), so a 304 (or the same body) next time loses nothing.
+        ``body_hash``: the digest of the body read, so an unchanged body is not parsed again."""
+        self.outbox.send("validators", url=url, etag=etag, last_modified=last_modified,
+                         body_hash=body_hash)
 
     def stored_urls(self, urls: list[str]) -> set[str]:
         """None here: whether some worker requested an article already is asked when its
         request is queued (the shared seen-set, in the same batched script); if so, the
         writer gets this feed's link to it instead."""
         return set()
+
+    def article_sent(self, page) -> None:
+        """Its URL is in the seen-set since its request was queued."""
 
     def record_failure(self, kind: str, url: str, reason: str, error: str,
                        status: int | None = None, feed_url: str | None = None) -> None:
@@ -253,7 +237,8 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
             self.outbox.send("feed", url=feed_url, n_new=queued, **fields)
         validators = self.validators.pop(feed_url, None)
         if validators:
-            self.feed_validators(feed_url, *validators)
+            self.feed_validators(feed_url, *validators,
+                                 body_hash=self.body_hashes.pop(feed_url, None))
         self.outbox.release(leases_of(response.request))
 
     def feed_failed(self, failure):

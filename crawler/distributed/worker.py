@@ -11,11 +11,16 @@ from .settings import DEFAULTS, worker_settings
 
 
 def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = None) -> dict:
-    """Crawl from the shared queue until stopped (or idle: CRAWLER_REDIS_IDLE_EXIT)."""
-    from scrapy.crawler import CrawlerProcess
+    """Crawl from the shared queue until stopped (or idle: CRAWLER_REDIS_IDLE_EXIT): the feed
+    crawl (RedisFeedSpider) and, beside it in the same process, the site crawl
+    (RedisSiteSpider) for the sites queued with ``crawler enqueue --site``."""
+    from scrapy import signals
+    from scrapy.crawler import Crawler, CrawlerProcess
 
     from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
 
+    from .settings import site_worker_settings
+    from .sites import RedisSiteSpider
     from .spider import RedisFeedSpider
 
     # scrapy-redis 0.9 still passes spider= to the stats collector (deprecated in Scrapy 2.13)
@@ -25,24 +30,46 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
                                                project.getdict("ITEM_PIPELINES"),
                                                project.getdict("DOWNLOADER_MIDDLEWARES")),
                  **(settings or {})}
-    process = CrawlerProcess(project_settings(overrides))
+    settings = project_settings(overrides)
+    process = CrawlerProcess(settings)
     quiet_noisy_loggers(process.settings)
     crawler = process.create_crawler(RedisFeedSpider)
+    sites = Crawler(RedisSiteSpider, site_worker_settings(settings))
+    # one process, one idle decision: when one crawl stops (idle, nothing left anywhere), so
+    # does the other; else a site crawl left alone waited for feeds no feed crawl would take
+    for one, other in ((crawler, sites), (sites, crawler)):
+        one.signals.connect(_stop_with(other), signal=signals.spider_closed)
     started = time.monotonic()
     process.crawl(crawler)
+    process.crawl(sites)
     process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    reason = str(stats.get("finish_reason") or "interrupted")
+    stats = [c.stats.get_stats() if c.stats else {} for c in (crawler, sites)]
+    reason = str(stats[0].get("finish_reason") or "interrupted")
+    total = lambda key: sum(int(s.get(key, 0)) for s in stats)  # noqa: E731
     return {
         "status": "finished" if reason == "finished" else reason,
         "elapsed": round(time.monotonic() - started, 2),
         "worker": getattr(crawler.spider, "worker_id", None),
-        "pages": int(stats.get("response_received_count", 0)),
-        "sent": int(stats.get("news/articles_sent", 0)),
-        "feeds": int(stats.get("news/feeds_done", 0)),
-        "failed": int(stats.get("news/articles_failed", 0)),
-        "round_trips": int(stats.get("redis/round_trips", 0)),
+        "pages": total("response_received_count"),
+        "sent": total("news/articles_sent"),
+        "feeds": int(stats[0].get("news/feeds_done", 0)),
+        "sites": int(stats[1].get("news/sites_taken", 0)),
+        "failed": total("news/articles_failed"),
+        "round_trips": max(int(s.get("redis/round_trips", 0)) for s in stats),
     }
+
+
+def _stop_with(other):
+    """A spider_closed handler that closes ``other``'s spider too, for the same reason."""
+    from scrapy.utils.defer import deferred_from_coro
+
+    def stop(spider=None, reason: str = "finished") -> None:
+        engine = other.engine
+        slot = getattr(engine, "_slot", None)  # Scrapy has no public "is it closing yet"
+        if engine is not None and engine.spider is not None and slot is not None \
+                and slot.closing is None:
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+    return stop
 
 
 # Queue each feed (KEYS[1] the feed list) unless it is queued and not recorded by the writer yet
@@ -96,6 +123,7 @@ def status(redis_url: str, prefix: str) -> dict[str, int]:
     alive = [w for w in workers if client.exists(keys.alive(w))]
     return {
         "feeds queued": client.llen(keys.start),
+        "sites queued": client.llen(keys.sites),
         "feeds not yet recorded": client.scard(keys.queued),
         "requests queued": client.zcard(keys.requests),
         "URLs seen": client.scard(keys.seen),

@@ -33,6 +33,8 @@ from .messages import decode
 
 logger = logging.getLogger(__name__)
 
+VALIDATORS = ("etag", "last_modified", "body_hash")  # what Keys.feeds holds per feed
+
 _REFRESH = """
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -116,6 +118,7 @@ class Writer:
         self.acks = None  # the last batch's acknowledgements, sent with the next read
         self.short = False  # the last read was short: wait for a batch to fill up
         self.links: dict[str, set] = {}
+        self.saw_workers = False  # a worker was alive (or sent results) during this run
 
     # ------------------------------------------------------------ reading
     def claim_pending(self) -> int:
@@ -189,11 +192,25 @@ class Writer:
                     self.feed_fetched(m)
                 elif m["kind"] == "validators":
                     store.update_feed(self.db, m["url"], etag=m["etag"],
-                                      last_modified=m["last_modified"])
+                                      last_modified=m["last_modified"],
+                                      body_hash=m.get("body_hash"))
+            # as in a local crawl, a feed with an article that failed keeps no body hash:
+            # its next fetch reads it again and retries the article
+            failed = {}
+            for url in {m["feed_url"] for m in messages if m["kind"] == "failure"
+                        and m["what"] == "article" and m.get("feed_url")}:
+                feed = store.get_feed(self.db, url)
+                if feed is not None:  # not a sitemap
+                    store.update_feed(self.db, url, body_hash=None)
+                    failed[url] = {**{k: feed.get(k) for k in VALIDATORS}, "body_hash": None}
             unresolved = self.link_all(links, waiting, resolved)
-        validators = {m["url"]: json.dumps({k: m.get(k) for k in ("etag", "last_modified")})
-                      for m in messages if m["kind"] == "validators"
-                      and (m.get("etag") or m.get("last_modified"))}
+        validators = {m["url"]: {k: m.get(k) for k in VALIDATORS}
+                      for m in messages if m["kind"] == "validators"}
+        for url, fields in failed.items():
+            validators[url] = {**validators.get(url, fields), "body_hash": None}
+        validators = {url: v for url, v in validators.items()
+                      if any(v.values()) or url in failed}
+        validators = {url: json.dumps(v) for url, v in validators.items()}
         ids = [entry_id for entry_id, _ in entries]
         # After the commit, sent with the next read: a writer killed before that only writes
         # the batch again (idempotent).
@@ -253,17 +270,34 @@ class Writer:
             self.stats[f"news/{key}"] += 1
 
     # ------------------------------------------------------------ the loop
-    def workers_left(self) -> bool:
-        """Could more results come: feeds or requests queued, or a worker alive?"""
-        if self.client.llen(self.keys.start) or self.client.zcard(self.keys.requests):
-            return True
-        workers = [w.decode() for w in self.client.smembers(self.keys.workers)]
-        return any(self.client.exists(self.keys.alive(w)) for w in workers)
+    def crawl_state(self) -> tuple[int, int]:
+        """Work queued (feeds, sites, requests) and workers alive, in one round trip."""
+        k = self.keys
+        workers = [w.decode() for w in self.client.smembers(k.workers)]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.llen(k.start).llen(k.sites).zcard(k.requests)
+        for worker in workers:
+            pipe.exists(k.alive(worker))
+        answer = pipe.execute()
+        return sum(answer[:3]), sum(answer[3:])
+
+    def done(self) -> bool:
+        """No result can come any more: no worker is alive and nothing is queued, or the
+        workers this writer saw (alive, or by their results) have all stopped (what they left queued waits for the next
+        ones; a writer that waited for it would never stop)."""
+        queued, alive = self.crawl_state()
+        if alive:
+            self.saw_workers = True
+            return False
+        if queued and self.saw_workers:
+            logger.warning("No worker is alive: %d feeds, sites and requests stay queued for "
+                           "the next ones", queued)
+        return not queued or self.saw_workers
 
     def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float = 1.0,
             progress: Callable[[str], None] | None = None, interval: float = 5.0) -> None:
         """Write until stopped (or, with ``idle_exit``, until nothing came for that many
-        seconds while no worker was alive and nothing was queued)."""
+        seconds and ``done``)."""
         self.stats["claimed"] = self.claim_pending()
         self.load_links()
         started = time.monotonic()
@@ -275,10 +309,10 @@ class Writer:
                 lock.renew()
                 self.write(entries)
                 last_work = time.monotonic()
+                self.saw_workers = True  # results come from workers
             elif pending:
                 pending = False  # own backlog done: from now on new entries
-            elif idle_exit and time.monotonic() - last_work >= idle_exit \
-                    and not self.workers_left():
+            elif idle_exit and time.monotonic() - last_work >= idle_exit and self.done():
                 self.flush_acks()
                 return
             if progress and time.monotonic() - last_report >= interval:
@@ -346,12 +380,13 @@ def run_writer(redis_url: str, db_path: str, *, prefix: str, settings: dict[str,
 
 
 def publish_validators(client, keys: Keys, db) -> None:
-    """Stored ETag/Last-Modified of every feed, for the workers' conditional GETs."""
-    rows = db.execute("SELECT url, etag, last_modified FROM feeds "
-                      "WHERE etag IS NOT NULL OR last_modified IS NOT NULL").fetchall()
-    if rows:
-        client.hset(keys.feeds, mapping={url: json.dumps({"etag": e, "last_modified": lm})
-                                         for url, e, lm in rows})
+    """Stored ETag, Last-Modified and body hash of every feed, for the workers' conditional
+    GETs and their check for an unchanged body."""
+    rows = db.execute("SELECT url, etag, last_modified, body_hash FROM feeds WHERE etag IS NOT "
+                      "NULL OR last_modified IS NOT NULL OR body_hash IS NOT NULL").fetchall()
+    validators = {row[0]: dict(zip(VALIDATORS, row[1:])) for row in rows}
+    if validators:
+        client.hset(keys.feeds, mapping={url: json.dumps(v) for url, v in validators.items()})
 
 
 def _interrupt(signum, frame):

@@ -161,6 +161,10 @@ def _int(value: Any, name: str) -> int:
     return number
 
 
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
 @dataclass(eq=False)
 class Site:
     """One site of a scrape: where it is, and how far its discovery and its budget got."""
@@ -176,6 +180,13 @@ class Site:
     home_response: Response | None = None
     seen_sitemaps: set = field(default_factory=set)
     budget_warned: bool = False
+    # the scrape's options, each site its own (the spider's, unless add_site is told others)
+    max_pages: int = 0
+    max_depth: int = 3
+    since: datetime | None = None
+    include: list = field(default_factory=list)
+    exclude: list = field(default_factory=list)
+    force_links: bool = False
 
     def __post_init__(self):
         self.host = (urlsplit(self.url).hostname or "").lower()
@@ -212,13 +223,13 @@ class SiteSpider(FeedSpider, SitemapSpider):
         urls = site_list(sites) + site_list([site] if site else [])
         if not urls and not getattr(self, "sites_come_later", False):
             raise UserError("no site given (e.g. https://example.org/)")
-        self.subdomains = str(subdomains).lower() in ("1", "true", "yes")
+        self.subdomains = _flag(subdomains)
         self.max_pages = _int(max_pages, "max_pages")
         self.max_depth = _int(max_depth, "max_depth")
         self.since = parse_since(since) if isinstance(since, str) else since
         self.include = url_patterns(include)
         self.exclude = url_patterns(exclude)
-        self.force_links = str(follow_links).lower() in ("1", "true", "yes")
+        self.force_links = _flag(follow_links)
         self.feed_urls: list[str] = []
         self.start_urls: list[str] = []  # where the crawl started (crawler.fetch.middlewares)
         self.sites: dict[str, Site] = {}
@@ -227,11 +238,20 @@ class SiteSpider(FeedSpider, SitemapSpider):
             self.add_site(url)
         self.site_url = urls[0] if urls else None
 
-    def add_site(self, url: str) -> Site:
-        """Take on one more site (``start`` asks for its robots.txt: ``discover``)."""
+    def add_site(self, url: str, **options: Any) -> Site:
+        """Take on one more site (``start`` asks for its robots.txt: ``discover``), with the
+        spider's options or, given here (a Redis worker's queued sites), its own."""
         url = site_url_of(url)
         if url not in self.sites:
-            self.sites[url] = Site(url, subdomains=self.subdomains)
+            given = {k: v for k, v in options.items() if v is not None}
+            self.sites[url] = Site(
+                url, subdomains=_flag(given.get("subdomains", self.subdomains)),
+                max_pages=_int(given.get("max_pages", self.max_pages), "max_pages"),
+                max_depth=_int(given.get("max_depth", self.max_depth), "max_depth"),
+                since=parse_since(given["since"]) if given.get("since") else self.since,
+                include=url_patterns(given["include"]) if "include" in given else self.include,
+                exclude=url_patterns(given["exclude"]) if "exclude" in given else self.exclude,
+                force_links=_flag(given.get("follow_links", self.force_links)))
             self.start_urls.append(url)
         return self.sites[url]
 
@@ -319,11 +339,11 @@ class SiteSpider(FeedSpider, SitemapSpider):
         feed gave anything, fall back to following the site's links from its home page."""
         site.pending -= 1
         if site.pending == 0 and not site.link_mode and site.home_response is not None \
-                and (self.force_links or not site.sources):
+                and (site.force_links or not site.sources):
             site.link_mode = True
             self.count("link_mode", site=site)
             self.logger.info("No sitemap or feed on %s: following its links (depth %d)",
-                             site.url, self.max_depth)
+                             site.url, site.max_depth)
             yield from self.follow_links(site, site.home_response, 0)
 
     # ------------------------------------------------------------ sitemaps
@@ -364,7 +384,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
             site.sources += 1
             for entry in sitemap:
                 when = parse_when(entry.get("lastmod"))
-                if self.since and when and when < self.since:
+                if site.since and when and when < site.since:
                     self.count("sitemaps_too_old", site=site)
                     continue
                 request = self.sitemap_request(site, urljoin(response.url, entry["loc"]))
@@ -386,7 +406,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
             self.count("sitemap_urls", site=site)
             published = parse_when(entry.get("news_publication_date"))
             when = published or parse_when(entry.get("lastmod"))
-            if self.since and when and when < self.since:
+            if site.since and when and when < site.since:
                 self.count("sitemap_urls_too_old", site=site)
                 continue
             fields = {}
@@ -464,13 +484,13 @@ class SiteSpider(FeedSpider, SitemapSpider):
             return "bad_scheme"
         if not site.contains(url):
             return "off_site"
-        if any(p.search(url) for p in self.exclude):
+        if any(p.search(url) for p in site.exclude):
             return "excluded"
         if from_links:
             if urlsplit(url).path.lower().endswith(SKIP_EXTENSIONS):
                 return "not_a_page"
             return None  # include patterns and URL hints are applied after the fetch
-        if self.include and not any(p.search(url) for p in self.include):
+        if site.include and not any(p.search(url) for p in site.include):
             return "not_included"
         if not news and url_hint(url)[0] <= LISTING_URL_SCORE:  # a news sitemap says: article
             return "listing_url"
@@ -491,16 +511,16 @@ class SiteSpider(FeedSpider, SitemapSpider):
             return None
         reason = self.refusal(site, link, from_links=depth is not None, news=news)
         when = parse_when((entry or {}).get("feed_published"))
-        if reason is None and self.since and when and when < self.since:
+        if reason is None and site.since and when and when < site.since:
             reason = "too_old"
         if reason:
             self.count(f"skipped/{reason}", site=site)
             return None
-        if self.max_pages and site.pages_scheduled >= self.max_pages:
+        if site.max_pages and site.pages_scheduled >= site.max_pages:
             if not site.budget_warned:
                 site.budget_warned = True
                 self.logger.warning("max_pages=%d reached on %s: no more pages are fetched",
-                                    self.max_pages, site.url)
+                                    site.max_pages, site.url)
             self.count("skipped/max_pages", site=site)
             return None
         self.feeds_of[canonical] = {feed_url} if feed_url else set()
@@ -523,7 +543,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
         self.count("pages_fetched", site=site)
         depth = response.meta.get("link_depth")
         doc = parse_html(response.body) if hasattr(response, "text") else None
-        if doc is not None and site.link_mode and depth is not None and depth < self.max_depth:
+        if doc is not None and site.link_mode and depth is not None and depth < site.max_depth:
             yield from self.follow_links(site, response, depth, doc)
         if doc is None or response.meta.get("news"):  # a news sitemap lists articles only
             yield from self.store_page(response)
@@ -534,7 +554,7 @@ class SiteSpider(FeedSpider, SitemapSpider):
             self.crawler.stats.inc_value("news/reason/listing_page")
             self.logger.debug("Listing page %s: %s", response.url, ", ".join(verdict.reasons))
             return
-        if self.include and not any(p.search(response.url) for p in self.include):
+        if site.include and not any(p.search(response.url) for p in site.include):
             self.count("skipped/not_included", site=site)
             return
         yield from self.store_page(response)
