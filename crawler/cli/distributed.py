@@ -93,6 +93,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.idle_exit < 0:
         raise UserError("--idle-exit must be 0 or more")
     settings.setdefault("CRAWLER_REDIS_IDLE_EXIT", args.idle_exit)
+    from crawler.runtime import workers
+
+    workers.start_early(settings)  # the extraction pool warms up while Scrapy starts
     feeds = _feeds(args)
     if feeds:
         enqueue(args.redis, args.prefix, feeds)

@@ -39,6 +39,15 @@ if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if not holder then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
 return 0
 """
+# Anything left for the workers (KEYS[1] feeds, KEYS[2] requests) or a worker of KEYS[3] whose
+# heartbeat (ARGV[1] .. worker) is alive?
+_WORKERS_LEFT = """
+if redis.call('LLEN', KEYS[1]) > 0 or redis.call('ZCARD', KEYS[2]) > 0 then return 1 end
+for _, worker in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if redis.call('EXISTS', ARGV[1] .. worker) == 1 then return 1 end
+end
+return 0
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -116,6 +125,7 @@ class Writer:
         self.acks = None  # the last batch's acknowledgements, sent with the next read
         self.short = False  # the last read was short: wait for a batch to fill up
         self.links: dict[str, set] = {}
+        self._workers_left = client.register_script(_WORKERS_LEFT)
 
     # ------------------------------------------------------------ reading
     def claim_pending(self) -> int:
@@ -137,7 +147,8 @@ class Writer:
         if not pending and self.short and self.batch_seconds:
             time.sleep(self.batch_seconds)
         entries = self._read(pending, self.batch_size, block_ms)
-        self.short = len(entries) < self.batch_size
+        # an empty read has waited (blocked) already: the next one blocks at once
+        self.short = 0 < len(entries) < self.batch_size
         return entries
 
     def _read(self, pending: bool, count: int, block_ms: int | None) -> list:
@@ -254,16 +265,19 @@ class Writer:
 
     # ------------------------------------------------------------ the loop
     def workers_left(self) -> bool:
-        """Could more results come: feeds or requests queued, or a worker alive?"""
-        if self.client.llen(self.keys.start) or self.client.zcard(self.keys.requests):
-            return True
-        workers = [w.decode() for w in self.client.smembers(self.keys.workers)]
-        return any(self.client.exists(self.keys.alive(w)) for w in workers)
+        """Could more results come: feeds or requests queued, or a worker alive? (One round
+        trip: asked after every empty read once the writer is idle.)"""
+        return bool(self._workers_left(keys=[self.keys.start, self.keys.requests,
+                                             self.keys.workers], args=[self.keys.alive("")]))
 
-    def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float = 1.0,
+    def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float | None = None,
             progress: Callable[[str], None] | None = None, interval: float = 5.0) -> None:
         """Write until stopped (or, with ``idle_exit``, until nothing came for that many
-        seconds while no worker was alive and nothing was queued)."""
+        seconds while no worker was alive and nothing was queued). An empty read blocks
+        ``block`` seconds (default: 1 s, at most a quarter of ``idle_exit``), so it stops soon
+        after the last worker."""
+        if block is None:
+            block = max(0.05, min(1.0, idle_exit / 4)) if idle_exit else 1.0  # BLOCK 0: forever
         self.stats["claimed"] = self.claim_pending()
         self.load_links()
         started = time.monotonic()
