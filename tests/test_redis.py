@@ -158,6 +158,41 @@ def test_three_workers_fetch_each_url_once_and_store_what_one_process_stores(
     assert client.llen("crawler:start") == client.zcard("crawler:requests") == 0
 
 
+def test_a_worker_takes_no_more_pages_than_it_can_extract_soon(web, client, redis_url,
+                                                                tmp_path):
+    """Pages a worker holds (downloading or waiting for extraction) stay below its extraction
+    slots plus one pop: here 2 (inline) + 1, although CONCURRENT_REQUESTS allows 8; the rest
+    waits in the shared queue for a worker that can take it."""
+    import threading
+
+    lock, now, peak = threading.Lock(), [0], [0]
+    saved = {}
+    for site in web.sites.values():
+        for path, route in list(site.routes.items()):
+            if path in ARTICLE_PATHS:
+                saved[(site.name, path)] = route
+
+                def counted(handler, route=route):
+                    with lock:
+                        now[0] += 1
+                        peak[0] = max(peak[0], now[0])
+                    time.sleep(0.3)
+                    with lock:
+                        now[0] -= 1
+                    return route(handler) if callable(route) else route
+                site.routes[path] = counted
+    try:
+        assert run_cli("enqueue", "--redis", redis_url, *all_feeds(web)).returncode == 0
+        worker = start("worker", "--redis", redis_url, "--idle-exit", "1", *FAST, *INLINE,
+                       *QUICK, "-s", "CONCURRENT_REQUESTS=8", "-s", "CRAWLER_REDIS_POP_BATCH=1")
+        out = finish(worker)
+    finally:
+        for (name, path), route in saved.items():
+            web[name].routes[path] = route
+    assert f" {len(ARTICLE_PATHS)} articles sent" in out, out  # every page, one worker
+    assert 2 <= peak[0] <= 3, peak[0]
+
+
 def slow_articles(web, seconds: float):
     """Make every article page answer after ``seconds``, so a crawl can be killed halfway."""
     saved = {}

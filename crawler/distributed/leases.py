@@ -9,9 +9,13 @@ a heartbeat key alive; any worker that finds another worker's heartbeat gone mov
 worker's leases back into the queue (``requeue_dead``). Redelivery is harmless: the writer's
 writes are idempotent.
 
-Three things make it fast and polite (docs/decisions.md):
+Four things make it fast and polite (docs/decisions.md):
 
 - one pop takes several requests (a round trip per batch, not per page);
+- a worker takes requests only while the pages it holds (downloading or waiting for its
+  extraction processes) are fewer than its extraction slots plus one batch: pages it cannot
+  extract soon are left to a worker that can, instead of queueing behind its own extraction
+  (a worker holding 100 pages at the end of a crawl kept one core busy alone for a minute);
 - a request's score is its site's running count (within its priority), so the queue hands out
   the sites in turn instead of one site after another (the serialized request, scrapy-redis's
   member, sorts by URL: one site at a time, held to its per-site concurrency);
@@ -170,6 +174,9 @@ class LeasedQueue(PriorityQueue):
         self.empty_pause = s.getfloat("CRAWLER_REDIS_EMPTY_PAUSE")
         self.empty_until = 0.0
         self.slot_by = s.get("CRAWLER_SLOT_BY", "domain")
+        from crawler.runtime.pipelines import ExtractPipeline
+
+        self.max_held = ExtractPipeline.slots_for(s) + self.batch
 
     def __len__(self) -> int:
         """Requests taken and not handed out, and the shared queue's size as last seen (the
@@ -203,7 +210,8 @@ class LeasedQueue(PriorityQueue):
 
     def pop(self, timeout=0):
         if not self.popped:
-            if time.monotonic() < self.empty_until or self.waiting():
+            if time.monotonic() < self.empty_until or self.waiting() or \
+                    self.held() >= self.max_held:
                 return None
             self.fetch()
             if not self.popped:
@@ -227,6 +235,15 @@ class LeasedQueue(PriorityQueue):
         downloader = engine.downloader
         transferring = sum(len(slot.transferring) for slot in downloader.slots.values())
         return len(downloader.active) - transferring
+
+    def held(self) -> int:
+        """Pages this worker holds: downloading, or downloaded and not yet through the item
+        pipelines (extraction). The engine asks again as each one finishes."""
+        engine = self.spider.crawler.engine
+        if engine is None or engine.scraper.slot is None:
+            return 0
+        slot = engine.scraper.slot
+        return len(engine.downloader.active) + len(slot.queue) + len(slot.active)
 
     def fetch(self) -> None:
         """One round trip for a batch: the engine takes them one by one as slots free up."""

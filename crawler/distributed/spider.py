@@ -72,6 +72,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
     # ------------------------------------------------------------ liveness
 
     def register(self, spider=None) -> None:
+        self.spider_idle_start_time = time.time()  # --idle-exit counts from here, not the start
         start_worker(self, self.look)
 
     def reap(self) -> None:
@@ -98,16 +99,24 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
 
     def look(self) -> None:
         """Every CRAWLER_REDIS_POLL seconds while idle, one round trip: take feeds if the shared
-        queue runs low, and wake the engine only if there is something to take. A busy worker
-        does not look: its pops say how long the queue is and take feeds when it runs low."""
+        queue runs low, and wake the engine only if there is something to take, or once the
+        crawl has been done for CRAWLER_REDIS_IDLE_EXIT seconds (the engine's own idle check
+        comes only every 5 s). A busy worker does not look: its pops say how long the queue is
+        and take feeds when it runs low."""
         engine = self.crawler.engine
         queue = getattr(getattr(getattr(engine, "_slot", None), "scheduler", None), "queue", None)
         if engine.downloader.active or not engine.scraper.slot.is_idle() or \
                 (queue is not None and queue.popped):
+            self.spider_idle_start_time = time.time()  # busy: idle time counts from its end
             return
         self.schedule_next_requests()
-        if self.last_look.busy and (self.last_look.queued or self.last_look.feeds):
-            self.poll()
+        if self.last_look.busy:
+            self.spider_idle_start_time = time.time()
+            if self.last_look.queued or self.last_look.feeds:
+                self.poll()
+        elif self.max_idle_time and \
+                time.time() - self.spider_idle_start_time >= self.max_idle_time:
+            self.poll()  # spider_idle closes the spider
 
     def deregister(self, spider=None, reason: str = "") -> None:
         stop_worker(self)

@@ -140,7 +140,8 @@ class Writer:
         if not pending and self.short and self.batch_seconds:
             time.sleep(self.batch_seconds)
         entries = self._read(pending, self.batch_size, block_ms)
-        self.short = len(entries) < self.batch_size
+        # an empty read has waited (blocked) already: the next one blocks at once
+        self.short = 0 < len(entries) < self.batch_size
         return entries
 
     def _read(self, pending: bool, count: int, block_ms: int | None) -> list:
@@ -283,8 +284,8 @@ class Writer:
 
     def done(self) -> bool:
         """No result can come any more: no worker is alive and nothing is queued, or the
-        workers this writer saw (alive, or by their results) have all stopped (what they left queued waits for the next
-        ones; a writer that waited for it would never stop)."""
+        workers this writer saw (alive, or by their results) have all stopped (what they left
+        queued waits for the next ones; a writer that waited for it would never stop)."""
         queued, alive = self.crawl_state()
         if alive:
             self.saw_workers = True
@@ -294,10 +295,13 @@ class Writer:
                            "the next ones", queued)
         return not queued or self.saw_workers
 
-    def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float = 1.0,
+    def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float | None = None,
             progress: Callable[[str], None] | None = None, interval: float = 5.0) -> None:
         """Write until stopped (or, with ``idle_exit``, until nothing came for that many
-        seconds and ``done``)."""
+        seconds and :meth:`done`). An empty read blocks ``block`` seconds (default: 1 s, at
+        most a quarter of ``idle_exit``), so it stops soon after the last worker."""
+        if block is None:
+            block = max(0.05, min(1.0, idle_exit / 4)) if idle_exit else 1.0  # BLOCK 0: forever
         self.stats["claimed"] = self.claim_pending()
         self.load_links()
         started = time.monotonic()

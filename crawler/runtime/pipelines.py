@@ -64,12 +64,23 @@ class ExtractPipeline:
         # SCRAPER_SLOT_MAX_ACTIVE_SIZE bytes.
         self.slots = asyncio.Semaphore(max(2, queue_per_worker * workers))
 
+    @staticmethod
+    def pool_size(settings) -> tuple[int, int]:
+        """Extraction processes and pages handed to each at once, from the settings."""
+        workers = settings.get("CRAWLER_EXTRACT_WORKERS")
+        workers = len(usable_cores()) if workers is None else int(workers)
+        return workers, settings.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
+
+    @classmethod
+    def slots_for(cls, settings) -> int:
+        """Pages the pool takes at once (the semaphore's size)."""
+        workers, queue = cls.pool_size(settings)
+        return max(2, queue * workers)
+
     @classmethod
     def from_crawler(cls, crawler):
         s = crawler.settings
-        workers = s.get("CRAWLER_EXTRACT_WORKERS")
-        workers = len(usable_cores()) if workers is None else int(workers)
-        queue = s.getint("CRAWLER_EXTRACT_QUEUE", defaults.CRAWLER_EXTRACT_QUEUE)
+        workers, queue = cls.pool_size(s)
         return cls(crawler, workers, DedupParams.from_settings(s), queue,
                    s.getbool("CRAWLER_KEEP_HTML"))
 
