@@ -59,6 +59,8 @@ DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None,
 #: AUTOTHROTTLE_MAX_DELAY, so a throttled site keeps its connections; a pass over many hosts
 #: does not keep those it is done with (crawler/fetch/connections.py).
 CRAWLER_IDLE_CONNECTION_SECONDS = 60.0
+#: Scrapy's downloader with per-slot concurrency held when there is no delay (crawler/fetch/downloader.py).
+DOWNLOADER = "crawler.fetch.downloader.Downloader"
 DOWNLOADER_MIDDLEWARES = {
     "crawler.fetch.middlewares.UrlSafetyMiddleware": 50,        # before robots.txt is fetched
     "crawler.fetch.politeness.PublisherSlotMiddleware": 60,     # slot per publisher (CRAWLER_SLOT_BY)

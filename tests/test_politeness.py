@@ -125,11 +125,19 @@ def test_one_slot_per_publisher_across_its_hosts_and_feeds(publisher, tmp_path):
 
 
 def test_per_host_slots_when_asked(publisher, tmp_path):
-    # DOWNLOAD_DELAY > 0: Scrapy 2.19 on the asyncio reactor does not hold a slot to its
-    # concurrency when the delay is 0 (it starts every queued request of the slot at once).
     _crawl(publisher, tmp_path, "-s", "CRAWLER_SLOT_BY=host", "-s", "DOWNLOAD_DELAY=0.1",
            "-s", "AUTOTHROTTLE_ENABLED=False")
     assert publisher.flight["example.com"].peak == 2  # www. and feeds. in parallel
+
+
+def test_a_slot_keeps_its_concurrency_without_a_delay(publisher, tmp_path):
+    # Scrapy 2.19 on the asyncio reactor started every queued request of a slot at once when
+    # it had no delay (crawler/fetch/downloader.py)
+    result, _, _ = _crawl(publisher, tmp_path, "-s", "DOWNLOAD_DELAY=0",
+                          "-s", "AUTOTHROTTLE_ENABLED=False")
+    assert "articles: 9 new" in result.stdout
+    assert publisher.flight["example.com"].peak == 1
+    assert publisher.flight["example.org"].peak == 1
 
 
 def test_robots_txt_is_obeyed_by_default(publisher, tmp_path):
