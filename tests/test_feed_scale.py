@@ -3,10 +3,13 @@ states read, fetches written, schedule updated 500 at a time), a feed that sends
 body again (not read again), and a big feed read in the extraction pool."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from crawler import store
 from crawler.demo.server import LocalWeb, Resource, Site
+from crawler.fetch.feedlist import LISTED_FEEDS, describe_feeds
 from crawler.fetch.spiders.base import FEED_WRITES_BATCH
 from crawler.fetch.spiders.feeds import STATE_BATCH
 from tests.conftest import run_cli
@@ -65,6 +68,10 @@ def test_many_feeds_past_every_batch(crawls, web):
     assert {f["n_fetches"] for f in feeds.values()} == {2}
     assert {f["last_status"] for f in feeds.values()} == {304}
     assert all(f["etag"] and f["next_fetch"] and f["title"] for f in feeds.values())
+    # a long feed list is recorded by its length, first feeds and digest, not whole
+    args = [json.loads(a) for (a,) in db.execute("SELECT args FROM crawls ORDER BY id")]
+    assert args[0] == args[1] and args[0]["feeds"]["count"] == N_FEEDS + 1
+    assert args[0]["feeds"]["first"][0] == web["viele"].url("/f/0.xml")
     # the one article every feed lists: fetched once, linked to every feed
     assert web.hits("viele", "/2025/gemeinsame-meldung.html") == 1
     assert db.execute("SELECT count(*) FROM article_feeds").fetchone()[0] == N_FEEDS + N_BIG
@@ -140,3 +147,11 @@ def test_idle_connection_bound_must_be_positive(tmp_path, two_hosts):
         in result.stderr
     assert "Traceback" not in result.stderr
     assert not two_hosts.log  # nothing fetched
+
+
+def test_feed_lists_past_the_listed_length_are_described():
+    urls = [f"http://127.0.0.91/f/{i}.xml" for i in range(LISTED_FEEDS + 1)]
+    assert describe_feeds(urls[:-1]) == urls[:-1]
+    described = describe_feeds(urls)
+    assert described["count"] == LISTED_FEEDS + 1 and described["first"] == urls[:3]
+    assert describe_feeds(urls[::-1])["sha1"] != described["sha1"]  # another list, another job

@@ -1,6 +1,7 @@
 """Turn the FEED arguments of `crawler crawl` into feed URLs: URLs, text files, OPML files."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from lxml import etree
@@ -29,6 +30,22 @@ def read_feed_args(args: list[str]) -> list[str]:
         else:
             urls.extend(read_url_list(path))
     return list(dict.fromkeys(urls))
+
+
+#: Feed lists up to this long are recorded whole (crawls.args, the resume job's identity).
+LISTED_FEEDS = 20
+
+
+def describe_feeds(urls: list[str]) -> list[str] | dict:
+    """What a crawl records of its feed list: the list itself, or for a long one its length,
+    first feeds and digest. (A 100,000-feed list is 10 MB of JSON: it was stored in every
+    crawl's row and resume job, and held as one string while it was written.)"""
+    if len(urls) <= LISTED_FEEDS:
+        return list(urls)
+    digest = hashlib.sha1()
+    for url in urls:
+        digest.update(url.encode() + b"\n")
+    return {"count": len(urls), "first": urls[:3], "sha1": digest.hexdigest()}
 
 
 def _check_url(url: str, where: str) -> str:

@@ -19,6 +19,7 @@ from crawler.dedup import DedupParams
 from crawler.dedup.index import Index
 from crawler.errors import UserError
 from crawler.fetch.connections import idle_seconds
+from crawler.fetch.feedlist import describe_feeds
 from crawler.fetch.jobs import Job
 from crawler.store.lock import CrawlLock
 
@@ -116,7 +117,7 @@ def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None 
         crawled = due_feeds(db_path, feeds)
         if not crawled:
             return {"status": "finished", "nothing_due": True, "feeds": len(feeds)}
-    args = {"feeds": feeds, "due_only": True} if due_only else {"feeds": feeds}
+    args = {"feeds": describe_feeds(feeds), **({"due_only": True} if due_only else {})}
     summary = run_spider("feeds", db_path, "feeds", args, settings, feeds=crawled)
     if summary["status"] == "finished":
         schedule_feeds(db_path, summary["crawl_id"], crawled, settings)
