@@ -11,6 +11,7 @@ import argparse
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from crawler import store
@@ -38,13 +39,13 @@ def pass_argv(argv: list[str], interval: int) -> list[str]:
     return [*out, "--due", "-s", f"CRAWLER_INTERVAL={interval}"]
 
 
-def seconds_until_next(db_path: str, feeds: list[str], interval: int) -> float | None:
+def seconds_until_next(db_path: str, feeds: Iterable[str], interval: int) -> float | None:
     """Seconds until the earliest enabled feed is due; None when every feed is disabled."""
     db = store.open_db(db_path)
     try:
-        if not store.due_feeds(db, feeds, "9999"):  # due in the far future: the enabled ones
+        if not _any(store.iter_due_feeds(db, feeds, "9999")):  # far future: the enabled ones
             return None
-        if store.due_feeds(db, feeds, store.utcnow()):
+        if _any(store.iter_due_feeds(db, feeds, store.utcnow())):
             return 0.0
         earliest = store.next_due(db, feeds)
     finally:
@@ -97,3 +98,7 @@ def run_every(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("crawler: stopped", file=sys.stderr)
         return 130
+
+
+def _any(items: Iterable) -> bool:
+    return next(iter(items), None) is not None

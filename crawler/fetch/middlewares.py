@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from itertools import chain
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
@@ -125,20 +126,23 @@ class UrlSafetyMiddleware:
         public site is no licence to reach private addresses.
         """
         spider = self.crawler.spider
-        seeds = [u for u in [*(getattr(spider, "feed_urls", None) or ()),
-                             *(getattr(spider, "start_urls", None) or ()),
-                             getattr(spider, "site_url", None)]
-                 if isinstance(u, str) and "://" in u]
-        if request.meta.get("feed_url") in seeds:
-            seeds = [request.meta["feed_url"]]
-        if not seeds:
-            return True
+        feeds = getattr(spider, "feed_urls", None) or ()  # the feed spider's: on disk, indexed
+        feed = request.meta.get("feed_url")
+        if feed and feed in feeds:
+            seeds: Iterable = [feed]
+        else:  # walked lazily: the first public start ends it
+            seeds = chain(feeds, getattr(spider, "start_urls", None) or (),
+                          [getattr(spider, "site_url", None)])
+        any_seed = False
         for url in seeds:
+            if not (isinstance(url, str) and "://" in url):
+                continue
+            any_seed = True
             host = urlsplit(url).hostname or ""
             address = ip_literal(host) or await self.resolve(host)
             if address is None or not self.is_private(address):
                 return True
-        return False
+        return not any_seed
 
     async def resolve(self, host: str) -> Address | None:
         """The address the downloader will connect to: Scrapy's cached resolver answers both."""

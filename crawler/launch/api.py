@@ -49,9 +49,7 @@ def crawl_feeds(feeds: str | Path | Iterable[str | Path], db: str | Path = DEFAU
     over the options); the other options are those of ``crawler crawl`` (``workers=0`` extracts
     in the crawl's process).
     """
-    from crawler.fetch.feedlist import read_feed_args
-
-    urls = read_feed_args([str(f) for f in _as_list(feeds)])
+    urls = _read_feeds(feeds)
     if not urls:
         raise UserError("no feeds given")
     request = {"kind": "feeds", "feeds": urls, "due_only": due_only, **_common(
@@ -96,7 +94,6 @@ def crawl_feeds_every(feeds: str | Path | Iterable[str | Path], db: str | Path =
     after that many (0: never; break out of the loop to stop). ``options``: crawl_feeds's.
     Ends when every feed is disabled after repeated failures (``crawler status`` says why)."""
     from crawler.cli.every import seconds_until_next
-    from crawler.fetch.feedlist import read_feed_args
     from crawler.schedule import parse_duration
 
     try:
@@ -107,7 +104,7 @@ def crawl_feeds_every(feeds: str | Path | Iterable[str | Path], db: str | Path =
         raise UserError(f"passes must be a whole number, 0 or more, not {passes!r}")
     if "due_only" in options:
         raise UserError("crawl_feeds_every fetches only the feeds that are due: no due_only")
-    urls = read_feed_args([str(f) for f in _as_list(feeds)])
+    urls = _read_feeds(feeds)
     settings = {**(options.pop("settings", None) or {}), "CRAWLER_INTERVAL": interval}
     done = 0
     while True:
@@ -119,6 +116,15 @@ def crawl_feeds_every(feeds: str | Path | Iterable[str | Path], db: str | Path =
         if wait is None:
             return
         time.sleep(max(wait, 1.0))
+
+
+def _read_feeds(feeds: Any):
+    """The feed list on disk (crawler.store.staging), read from URLs and files once."""
+    from crawler.fetch.feedlist import read_feed_args
+    from crawler.store.staging import StagedFeeds
+
+    return feeds if isinstance(feeds, StagedFeeds) else \
+        read_feed_args([str(f) for f in _as_list(feeds)])
 
 
 def _as_list(value: Any) -> list:

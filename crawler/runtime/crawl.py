@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -22,6 +23,7 @@ from crawler.fetch.connections import idle_seconds
 from crawler.fetch.feedlist import describe_feeds
 from crawler.fetch.jobs import Job
 from crawler.store.lock import CrawlLock
+from crawler.store.staging import StagedFeeds
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
@@ -107,8 +109,8 @@ def quiet_noisy_loggers(settings) -> None:
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None = None,
-                due_only: bool = False) -> dict:
+def crawl_feeds(feeds: Sequence[str] | StagedFeeds, db_path: str,
+                settings: dict[str, Any] | None = None, due_only: bool = False) -> dict:
     """Crawl feed URLs (already read from files: see crawler.fetch.feedlist) into ``db_path``, then
     schedule each feed's next fetch (crawler.schedule). ``due_only``: only the feeds whose
     next fetch has come (``crawler crawl --due`` / ``--every``)."""
@@ -124,15 +126,15 @@ def crawl_feeds(feeds: list[str], db_path: str, settings: dict[str, Any] | None 
     return summary
 
 
-def due_feeds(db_path: str, feeds: list[str]) -> list[str]:
+def due_feeds(db_path: str, feeds: Iterable[str]) -> StagedFeeds:
     db = store.open_db(db_path)
     try:
-        return store.due_feeds(db, feeds, store.utcnow())
+        return StagedFeeds(store.iter_due_feeds(db, feeds, store.utcnow()))
     finally:
         db.close()
 
 
-def schedule_feeds(db_path: str, crawl_id: int, feeds: list[str],
+def schedule_feeds(db_path: str, crawl_id: int, feeds: Iterable[str],
                    settings: dict[str, Any] | None = None) -> None:
     """Set each crawled feed's next fetch from what this crawl brought (crawler.schedule)."""
     from datetime import datetime, timezone

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import zlib
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -490,34 +491,42 @@ def _outcomes(db: sqlite_utils.Database, urls: list[str], new_by_feed: dict) -> 
     return out
 
 
-def due_feeds(db: sqlite_utils.Database, urls: Iterable[str], now: str) -> list[str]:
-    """Those of ``urls`` to fetch at ``now`` (ISO UTC): never scheduled, or due, and enabled."""
-    urls = list(dict.fromkeys(urls))
-    rows = {}
-    for chunk in _chunks(urls):
-        rows.update((r[0], r[1:]) for r in db.execute(
+def iter_due_feeds(db: sqlite_utils.Database, urls: Iterable[str], now: str) -> Iterator[str]:
+    """Those of ``urls`` to fetch at ``now`` (ISO UTC), in order: never scheduled, or due, and
+    enabled. Read CHUNK feeds at a time: memory flat in the number of feeds."""
+    for chunk in _iter_chunks(urls):
+        rows = {r[0]: r[1:] for r in db.execute(
             "SELECT url, next_fetch, disabled FROM feeds WHERE url IN (%s)"
-            % ",".join("?" * len(chunk)), chunk))
-    due = []
-    for url in urls:
-        next_fetch, disabled = rows.get(url, (None, 0))
-        if not disabled and (not next_fetch or next_fetch <= now):
-            due.append(url)
-    return due
+            % ",".join("?" * len(chunk)), chunk)}
+        for url in chunk:
+            next_fetch, disabled = rows.get(url, (None, 0))
+            if not disabled and (not next_fetch or next_fetch <= now):
+                yield url
+
+
+def due_feeds(db: sqlite_utils.Database, urls: Iterable[str], now: str) -> list[str]:
+    """``iter_due_feeds`` as a list, each feed once."""
+    return list(dict.fromkeys(iter_due_feeds(db, urls, now)))
 
 
 def next_due(db: sqlite_utils.Database, urls: Iterable[str]) -> str | None:
     """The earliest `next_fetch` among the enabled feeds of ``urls`` (None: one is unscheduled
     or none is enabled; ask ``due_feeds``)."""
-    urls = list(dict.fromkeys(urls))
-    if not urls:
-        return None
-    rows = [row for chunk in _chunks(urls) for row in db.execute(
-        "SELECT url, next_fetch FROM feeds WHERE coalesce(disabled, 0) = 0 AND url IN (%s)"
-        % ",".join("?" * len(chunk)), chunk)]
-    if not rows or any(r[1] is None for r in rows):
-        return None
-    return min(r[1] for r in rows)
+    earliest = None
+    for chunk in _iter_chunks(urls):
+        for _, next_fetch in db.execute(
+                "SELECT url, next_fetch FROM feeds WHERE coalesce(disabled, 0) = 0 AND url IN (%s)"
+                % ",".join("?" * len(chunk)), chunk):
+            if next_fetch is None:
+                return None
+            earliest = next_fetch if earliest is None else min(earliest, next_fetch)
+    return earliest
+
+
+def _iter_chunks(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def feed_health(db: sqlite_utils.Database) -> list[dict]:

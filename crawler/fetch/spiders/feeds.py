@@ -19,6 +19,7 @@ from crawler.fetch.feedread import body_digest, read_feed
 from crawler.items import FeedLink, Page
 from crawler.fetch.spiders.base import NewsSpider, failure_reason
 from crawler.fetch.urls import canonicalize, is_crawlable
+from crawler.store.staging import StagedFeeds
 
 FEED_TYPES = ("xml", "rss", "atom", "rdf", "feed+json", "text/plain")
 #: Feeds whose stored state (validators, body hash) is read with one query.
@@ -43,20 +44,20 @@ class FeedSpider(NewsSpider):
                                                   settings.get("CRAWLER_CONTACT_URL")),
                          priority="spider")  # the process re-applies its own at "project"
 
-    def __init__(self, feeds: str | list[str] | None = None, **kwargs: Any):
+    def __init__(self, feeds: str | list[str] | StagedFeeds | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if isinstance(feeds, str):
             feeds = [f for f in feeds.split(",") if f.strip()]
         if not feeds:
             raise UserError("no feeds given (a feed URL, a file of URLs or an OPML file)")
-        self.feed_urls = read_feed_args(feeds)
+        #: on disk, read a batch at a time (crawler.store.staging)
+        self.feed_urls = feeds if isinstance(feeds, StagedFeeds) else read_feed_args(feeds)
 
     async def start(self) -> AsyncIterator[Any]:
         """The feeds, as the downloader has room for them (Scrapy's lazy start: a queue of
         100,000 feed requests held ~1.5 KB each), their stored states read in batches."""
         engine = self.crawler.engine
-        for i in range(0, len(self.feed_urls), STATE_BATCH):
-            urls = self.feed_urls[i:i + STATE_BATCH]
+        for urls in self.feed_urls.batches(STATE_BATCH):
             states = self.stored_feeds(urls) if not self.refresh else {}
             for url in urls:
                 if engine.needs_backout():
