@@ -14,6 +14,9 @@ NEWSPIDER_MODULE = "crawler.fetch.spiders"
 CRAWLER_CONTACT_URL = "https://github.com/news-crawler/news-crawler"
 USER_AGENT = f"news-crawler/0.1 (+{CRAWLER_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
+#: robots.txt rules held for at most this many hosts (the least recently used go; a host asked
+#: again fetches its robots.txt again): memory bounded however many publishers a crawl has.
+CRAWLER_ROBOTS_HOSTS = 10000
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0.25

@@ -153,6 +153,15 @@ def test_robots_txt_is_obeyed_by_default(publisher, tmp_path):
     assert [p for _, p, _ in log].count("/intern/geheim.html") == 3
 
 
+def test_robots_txt_rules_of_at_most_so_many_hosts_are_held(publisher, tmp_path):
+    result, log, _ = _crawl(publisher, tmp_path, "-s", "DOWNLOAD_DELAY=0",
+                            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CRAWLER_ROBOTS_HOSTS=1",
+                            "-s", "CRAWLER_JOBS=False")  # no resume cache to answer again
+    assert not [p for _, p, _ in log if p.startswith("/intern/")]
+    assert "robots_txt 3" in result.stdout and "articles: 9 new" in result.stdout
+    assert [p for _, p, _ in log].count("/robots.txt") > 3  # three hosts, rules of one held
+
+
 def test_robots_txt_binds_every_request_that_waited_for_it(tmp_path):
     """Six feeds of one host start together while its robots.txt takes 0.5 s to answer: none
     under the disallowed path is fetched (Scrapy 2.19 alone let all but one through)."""
