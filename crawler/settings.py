@@ -17,6 +17,9 @@ ROBOTSTXT_OBEY = True
 #: robots.txt rules held for at most this many hosts (the least recently used go; a host asked
 #: again fetches its robots.txt again): memory bounded however many publishers a crawl has.
 CRAWLER_ROBOTS_HOSTS = 10000
+#: Seconds a fetched robots.txt is used, across crawls (kept in the database; 0: fetched in
+#: every crawl). 24 h is the longest RFC 9309 allows.
+CRAWLER_ROBOTS_MAX_AGE = 86400
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_DELAY = 0.25

@@ -156,10 +156,26 @@ def test_robots_txt_is_obeyed_by_default(publisher, tmp_path):
 def test_robots_txt_rules_of_at_most_so_many_hosts_are_held(publisher, tmp_path):
     result, log, _ = _crawl(publisher, tmp_path, "-s", "DOWNLOAD_DELAY=0",
                             "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CRAWLER_ROBOTS_HOSTS=1",
+                            "-s", "CRAWLER_ROBOTS_MAX_AGE=0",  # none kept in the database
                             "-s", "CRAWLER_JOBS=False")  # no resume cache to answer again
     assert not [p for _, p, _ in log if p.startswith("/intern/")]
     assert "robots_txt 3" in result.stdout and "articles: 9 new" in result.stdout
     assert [p for _, p, _ in log].count("/robots.txt") > 3  # three hosts, rules of one held
+
+
+def test_robots_txt_is_kept_across_crawls_for_its_max_age(publisher, tmp_path):
+    quick = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False"]
+    first, log, _ = _crawl(publisher, tmp_path, *quick)
+    assert [p for _, p, _ in log].count("/robots.txt") == 3
+    again, log, _ = _crawl(publisher, tmp_path, *quick, "--refresh")
+    assert [p for _, p, _ in log].count("/robots.txt") == 0  # the kept rules, obeyed:
+    assert not [p for _, p, _ in log if p.startswith("/intern/")]
+    assert "robots_txt 3" in again.stdout and "articles: 0 new" in again.stdout
+    db = store.open_db(tmp_path / "news.db")
+    assert {r["status"] for r in db["robots"].rows} == {200} and db["robots"].count == 3
+    db.close()
+    _, log, _ = _crawl(publisher, tmp_path, *quick, "-s", "CRAWLER_ROBOTS_MAX_AGE=0")
+    assert [p for _, p, _ in log].count("/robots.txt") == 3
 
 
 def test_robots_txt_binds_every_request_that_waited_for_it(tmp_path):

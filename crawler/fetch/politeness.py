@@ -15,11 +15,16 @@ import email.utils
 import logging
 import time
 from functools import lru_cache
+
+from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxt
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
+
+from crawler import store
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +38,8 @@ def user_agent(bot_name: str, version: str, contact_url: str | None) -> str:
 
 
 class RobotsTxtMiddleware(ScrapyRobotsTxt):
-    """Scrapy 2.19's robots.txt middleware, without its race, holding the rules of at most
-    CRAWLER_ROBOTS_HOSTS hosts.
+    """Scrapy 2.19's robots.txt middleware, without its race, with robots.txt kept across
+    crawls, holding the rules of at most CRAWLER_ROBOTS_HOSTS hosts.
 
     Requests that reach a host while its robots.txt is still downloading await one shared
     Deferred through ``Deferred.asFuture``, which consumes the result: the first waiter gets the
@@ -42,21 +47,38 @@ class RobotsTxtMiddleware(ScrapyRobotsTxt):
     together, were fetched even where robots.txt disallowed them. Once that Deferred has fired,
     ``_parsers`` holds the parser (or ``None`` after a download error) for everyone.
 
+    Scrapy fetches every host's robots.txt again in every crawl: a pass every 15 minutes over
+    feeds of thousands of publishers sent one more request a host each time. A robots.txt
+    answered (2xx, 4xx) is kept in the database (table ``robots``) and used for
+    CRAWLER_ROBOTS_MAX_AGE seconds (24 h, the longest RFC 9309 allows); server errors and
+    failed downloads are not kept.
+
     Scrapy keeps every host's parser for the whole crawl: a pass over 100,000 feeds of as many
     publishers held them all (~1.2 KB a host for two rules, more for a long robots.txt).
-    The least recently used ones go beyond the bound; a host asked again fetches its
-    robots.txt again.
+    The least recently used ones go beyond the bound; a host asked again reads its robots.txt
+    again (from the database, else the network).
     """
+
+    #: Bigger robots.txt files are obeyed but not kept (RFC 9309 asks parsers for 500 KiB).
+    KEEP_BYTES = 512 * 1024
 
     def __init__(self, crawler):
         super().__init__(crawler)
-        self.max_hosts = crawler.settings.getint("CRAWLER_ROBOTS_HOSTS")
+        s = crawler.settings
+        self.max_hosts = s.getint("CRAWLER_ROBOTS_HOSTS")
         if self.max_hosts < 1:
             raise ValueError(f"CRAWLER_ROBOTS_HOSTS must be 1 or more, not {self.max_hosts}")
+        self.max_age = s.getfloat("CRAWLER_ROBOTS_MAX_AGE")
+        self.db_path = s.get("CRAWLER_DB") if self.max_age > 0 else ""  # "": a Redis worker
+        self._db = None
+        crawler.signals.connect(self._close_db, signal=signals.spider_closed)
 
     async def robot_parser(self, request):
-        netloc = urlparse_cached(request).netloc
+        url = urlparse_cached(request)
+        netloc = url.netloc
         while True:
+            if netloc not in self._parsers and self.db_path:
+                self._read_kept(f"{url.scheme}://{netloc}", netloc)
             await super().robot_parser(request)
             parser = self._parsers.get(netloc, Deferred)
             if not (parser is Deferred or isinstance(parser, Deferred)):
@@ -69,6 +91,28 @@ class RobotsTxtMiddleware(ScrapyRobotsTxt):
                 break  # still downloading: recent, kept
             del self._parsers[oldest]
         return parser
+
+    def _read_kept(self, origin: str, netloc: str) -> None:
+        body = store.get_robots(self.db(), origin, self.max_age)
+        if body is not None:
+            self._parsers[netloc] = build_from_crawler(self._parserimpl, self.crawler, body)
+            self._stats.inc_value("robotstxt/kept")
+
+    async def _parse_robots(self, response, netloc, request):
+        if response.status < 500 and len(response.body) <= self.KEEP_BYTES and self.db_path:
+            origin = f"{urlparse_cached(response).scheme}://{netloc}"
+            store.put_robots(self.db(), origin, response.status, response.body)
+        await super()._parse_robots(response, netloc, request)
+
+    def db(self):
+        if self._db is None:
+            self._db = store.open_db(self.db_path, cache_kb=store.BOOKKEEPING_CACHE_KB)
+        return self._db
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 # ---------------------------------------------------------------- one slot per publisher

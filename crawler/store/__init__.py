@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -115,6 +115,11 @@ TABLES: dict[str, dict[str, Any]] = {
     "site_languages": {
         "columns": {"site": str, "language": str, "articles": int},
         "pk": ("site", "language"),
+    },
+    # robots.txt as fetched, kept across crawls for CRAWLER_ROBOTS_MAX_AGE (crawler.fetch.politeness)
+    "robots": {
+        "columns": {"origin": str, "fetched": str, "status": int, "body": bytes},
+        "pk": "origin",
     },
     # Big stories changed since their site rows were last computed (refresh_site_stats).
     "story_sites_stale": {"columns": {"story_id": int}, "pk": "story_id"},
@@ -435,6 +440,21 @@ def crawl_urls(db: sqlite_utils.Database, crawl_id: int) -> tuple[list[str], lis
 
 
 # ---------------------------------------------------------------- meta
+
+
+def get_robots(db: sqlite_utils.Database, origin: str, max_age: float) -> bytes | None:
+    """The robots.txt of ``origin`` (``scheme://host:port``) fetched less than ``max_age``
+    seconds ago, if any."""
+    since = (datetime.now(timezone.utc) - timedelta(seconds=max_age)).isoformat(timespec="seconds")
+    row = db.execute("SELECT body FROM robots WHERE origin = ? AND fetched > ?",
+                     [origin, since]).fetchone()
+    return row[0] if row else None
+
+
+def put_robots(db: sqlite_utils.Database, origin: str, status: int, body: bytes) -> None:
+    with transaction(db):
+        db.execute("INSERT OR REPLACE INTO robots (origin, fetched, status, body) "
+                   "VALUES (?, ?, ?, ?)", [origin, utcnow(), status, body])
 
 
 def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
