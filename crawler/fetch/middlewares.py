@@ -77,7 +77,6 @@ class UrlSafetyMiddleware:
         self.allow_private = allow_private
         self.only_networks = _networks(only_networks, "CRAWLER_ONLY_NETWORKS")
         self.private_networks = _networks(private_networks, "CRAWLER_PRIVATE_NETWORKS")
-        self.addresses: dict[str, Address | None] = {}  # host -> resolved address (cached)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -145,18 +144,15 @@ class UrlSafetyMiddleware:
         return not any_seed
 
     async def resolve(self, host: str) -> Address | None:
-        """The address the downloader will connect to: Scrapy's cached resolver answers both."""
-        if host in self.addresses:
-            return self.addresses[host]
+        """The address the downloader will connect to: Scrapy's resolver answers both, from
+        its cache (DNSCACHE_SIZE hosts, least recently used dropped), so memory does not grow
+        with the hosts of a crawl."""
         from twisted.internet import reactor
 
         try:
-            answer = await maybe_deferred_to_future(reactor.resolve(host))
-            address = ipaddress.ip_address(answer)
+            return ipaddress.ip_address(await maybe_deferred_to_future(reactor.resolve(host)))
         except Exception:  # noqa: BLE001 - DNS failures are the downloader's to report
-            address = None
-        self.addresses[host] = address
-        return address
+            return None
 
 
 class _WithCrawler:
