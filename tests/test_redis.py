@@ -552,3 +552,15 @@ def test_the_writer_stops_when_its_workers_are_gone_though_requests_are_left(
     assert time.monotonic() - started < 30
     assert "1 feeds, sites and requests stay queued" in result.stderr, result.stderr
     assert client.zcard(keys.requests) == 1  # left for the next workers
+
+
+def test_an_idle_worker_stops_both_its_crawls_soon_after_idle_exit(client, redis_url):
+    """A worker's feed crawl and site crawl stop together: with nothing to do, the process ends
+    about --idle-exit after it started looking, not when the other crawl's own idle check comes
+    round (Scrapy's engine looks every 5 s; the crawls finished 5 s or more after opening)."""
+    result = run_cli("worker", "--redis", redis_url, "--idle-exit", "0.5", *FAST, *INLINE,
+                     *QUICK, timeout=60)
+    assert result.returncode == 0, result.stderr
+    elapsed = float(re.search(r"finished in ([\d.]+)s", result.stdout).group(1))
+    assert elapsed < 4.0, result.stdout
+    assert client.scard("crawler:workers") == 0  # both crawls deregistered
