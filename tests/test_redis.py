@@ -564,3 +564,20 @@ def test_an_idle_worker_stops_both_its_crawls_soon_after_idle_exit(client, redis
     elapsed = float(re.search(r"finished in ([\d.]+)s", result.stdout).group(1))
     assert elapsed < 4.0, result.stdout
     assert client.scard("crawler:workers") == 0  # both crawls deregistered
+
+
+def test_the_writer_stops_as_soon_as_its_workers_have_stopped(web, client, redis_url, tmp_path):
+    """The workers waited out their --idle-exit already: the writer stops right after the last
+    one deregisters, not --idle-exit after its last write (here 8 s), and a worker that stops
+    ends the writer's wait for a batch to fill (here 6 s): either wait alone made it stop 5 s
+    or more after the worker."""
+    assert run_cli("enqueue", "--redis", redis_url, *all_feeds(web)).returncode == 0
+    writer = start("store", "--redis", redis_url, "--db", tmp_path / "w.db", "--idle-exit", "8",
+                   "-q", *QUICK, "-s", "CRAWLER_STORE_BATCH_SECONDS=6")
+    worker = start("worker", "--redis", redis_url, "--idle-exit", "0.5", *FAST, *INLINE, *QUICK)
+    finish(worker)
+    worker_stopped = time.monotonic()
+    summary = finish(writer, timeout=60)
+    assert time.monotonic() - worker_stopped < 4.0, summary
+    assert f"{len(ARTICLE_PATHS)} new" in summary, summary
+    assert client.xlen("crawler:results") == 0
