@@ -581,3 +581,14 @@ def test_the_writer_stops_as_soon_as_its_workers_have_stopped(web, client, redis
     assert time.monotonic() - worker_stopped < 4.0, summary
     assert f"{len(ARTICLE_PATHS)} new" in summary, summary
     assert client.xlen("crawler:results") == 0
+
+
+def test_an_empty_site_list_is_looked_at_every_site_poll_seconds(client, redis_url):
+    """Each look at the site list is a round trip: once it was empty, a worker looks again
+    after CRAWLER_REDIS_SITE_POLL seconds (2), not at every CRAWLER_REDIS_POLL (0.5)."""
+    client.config_resetstat()
+    result = run_cli("worker", "--redis", redis_url, "--idle-exit", "4", *FAST, *INLINE, *QUICK,
+                     timeout=60)
+    assert result.returncode == 0, result.stderr
+    takes = client.info("commandstats")["cmdstat_lpop"]["calls"]  # the take script's LPOP
+    assert 2 <= takes <= 5, takes  # 4 s idle: the look at the start, every 2 s, the end

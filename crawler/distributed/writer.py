@@ -120,6 +120,7 @@ class Writer:
         self.short = False  # the last read was short: wait for a batch to fill up
         self.links: dict[str, set] = {}
         self.saw_workers = False  # a worker was alive (or sent results) during this run
+        self.woken = False  # a worker stopped (Keys.wake) since the last look at the crawl
 
     # ------------------------------------------------------------ reading
     def claim_pending(self) -> int:
@@ -158,8 +159,10 @@ class Writer:
         pipe.xreadgroup(WRITER_GROUP, self.consumer,
                         {self.keys.results: "0" if pending else ">"},
                         count=count, block=None if pending else block_ms)
-        answer = pipe.execute()[-1]
-        return answer[0][1] if answer else []
+        pipe.lpop(self.keys.wake)  # a worker that stopped while the read blocked
+        *answers, read, woken = pipe.execute()
+        self.woken = self.woken or bool(woken) or bool(wait and answers[-1])
+        return read[0][1] if read else []
 
     def flush_acks(self) -> None:
         """Send the acknowledgements still waiting for the next read."""
@@ -295,6 +298,7 @@ class Writer:
         workers this writer saw (alive, or by their results) have all stopped (what they left
         queued waits for the next ones; a writer that waited for it would never stop)."""
         queued, alive = self.crawl_state()
+        self.woken = False  # the next worker to stop wakes the writer again
         if alive:
             self.saw_workers = True
             return False
@@ -305,9 +309,9 @@ class Writer:
 
     def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float | None = None,
             progress: Callable[[str], None] | None = None, interval: float = 5.0) -> None:
-        """Write until stopped (or, with ``idle_exit``, until :meth:`done`: at the first empty
-        read once the workers it saw have all stopped, as they waited ``idle_exit`` already;
-        before it saw one, after ``idle_exit`` seconds with nothing). An empty read blocks
+        """Write until stopped (or, with ``idle_exit``, until :meth:`done`: asked at the first
+        empty read after one of the workers it saw stopped (Keys.wake), as they waited
+        ``idle_exit`` already, or after ``idle_exit`` seconds with nothing). An empty read blocks
         ``block`` seconds (default: 1 s, at most a quarter of ``idle_exit``), so it stops soon
         after the last worker."""
         if block is None:
@@ -326,8 +330,8 @@ class Writer:
                 self.saw_workers = True  # results come from workers
             elif pending:
                 pending = False  # own backlog done: from now on new entries
-            elif idle_exit and (self.saw_workers or time.monotonic() - last_work >= idle_exit) \
-                    and self.done():
+            elif idle_exit and (self.woken and self.saw_workers
+                                or time.monotonic() - last_work >= idle_exit) and self.done():
                 # A worker sends its last results before it deregisters: they are in the
                 # stream now, unless they arrived after the empty read. One last look.
                 entries = self._read(False, self.batch_size, None)
