@@ -552,3 +552,43 @@ def test_the_writer_stops_when_its_workers_are_gone_though_requests_are_left(
     assert time.monotonic() - started < 30
     assert "1 feeds, sites and requests stay queued" in result.stderr, result.stderr
     assert client.zcard(keys.requests) == 1  # left for the next workers
+
+
+def test_an_idle_worker_stops_both_its_crawls_soon_after_idle_exit(client, redis_url):
+    """A worker's feed crawl and site crawl stop together: with nothing to do, the process ends
+    about --idle-exit after it started looking, not when the other crawl's own idle check comes
+    round (Scrapy's engine looks every 5 s; the crawls finished 5 s or more after opening)."""
+    result = run_cli("worker", "--redis", redis_url, "--idle-exit", "0.5", *FAST, *INLINE,
+                     *QUICK, timeout=60)
+    assert result.returncode == 0, result.stderr
+    elapsed = float(re.search(r"finished in ([\d.]+)s", result.stdout).group(1))
+    assert elapsed < 4.0, result.stdout
+    assert client.scard("crawler:workers") == 0  # both crawls deregistered
+
+
+def test_the_writer_stops_as_soon_as_its_workers_have_stopped(web, client, redis_url, tmp_path):
+    """The workers waited out their --idle-exit already: the writer stops right after the last
+    one deregisters, not --idle-exit after its last write (here 8 s), and a worker that stops
+    ends the writer's wait for a batch to fill (here 6 s): either wait alone made it stop 5 s
+    or more after the worker."""
+    assert run_cli("enqueue", "--redis", redis_url, *all_feeds(web)).returncode == 0
+    writer = start("store", "--redis", redis_url, "--db", tmp_path / "w.db", "--idle-exit", "8",
+                   "-q", *QUICK, "-s", "CRAWLER_STORE_BATCH_SECONDS=6")
+    worker = start("worker", "--redis", redis_url, "--idle-exit", "0.5", *FAST, *INLINE, *QUICK)
+    finish(worker)
+    worker_stopped = time.monotonic()
+    summary = finish(writer, timeout=60)
+    assert time.monotonic() - worker_stopped < 4.0, summary
+    assert f"{len(ARTICLE_PATHS)} new" in summary, summary
+    assert client.xlen("crawler:results") == 0
+
+
+def test_an_empty_site_list_is_looked_at_every_site_poll_seconds(client, redis_url):
+    """Each look at the site list is a round trip: once it was empty, a worker looks again
+    after CRAWLER_REDIS_SITE_POLL seconds (2), not at every CRAWLER_REDIS_POLL (0.5)."""
+    client.config_resetstat()
+    result = run_cli("worker", "--redis", redis_url, "--idle-exit", "4", *FAST, *INLINE, *QUICK,
+                     timeout=60)
+    assert result.returncode == 0, result.stderr
+    takes = client.info("commandstats")["cmdstat_lpop"]["calls"]  # the take script's LPOP
+    assert 2 <= takes <= 5, takes  # 4 s idle: the look at the start, every 2 s, the end

@@ -69,6 +69,12 @@ class Keys:
         return f"{self.prefix}:writer"
 
     @property
+    def wake(self) -> str:
+        """List a worker pushes to as it stops: wakes the writer from its wait for a batch to
+        fill, so the writer notices the end of the crawl at once."""
+        return f"{self.prefix}:wake"
+
+    @property
     def feeds(self) -> str:
         """Hash feed URL -> JSON {etag, last_modified}: conditional GETs for the workers."""
         return f"{self.prefix}:feeds"

@@ -46,6 +46,7 @@ FEED_LEASE = "feed."  # lease ids of feeds taken from Keys.start (they go back t
 SITE_LEASE = "site."  # lease ids of sites taken from Keys.sites (they go back there)
 SEP = b"\0"  # queue member: site, SEP, serialized request
 PRIORITY_STEP = 1e12  # score = -priority * PRIORITY_STEP + the site's running count
+WAKE_TTL_MS = 60_000  # a wake-up no writer took is dropped after this (Keys.wake)
 
 # Pop up to ARGV[1] members into leases ARGV[5..]; reserve each one's start on its site's slot.
 # Answers the requests left in the queue, the feeds waiting (KEYS[4]), then member, wait, ...
@@ -349,7 +350,9 @@ def release_own(server, keys: Keys, worker: str, requeue: bool) -> int:
     """A worker that stops cleanly deregisters; what it still holds goes back to the queue
     (``requeue``: downloads cancelled by a shutdown) or is given up (an idle worker's leftovers
     are requests whose processing failed: another worker would fail the same way)."""
-    server.delete(keys.alive(worker))
+    with server.pipeline(transaction=False) as pipe:
+        pipe.delete(keys.alive(worker)).lpush(keys.wake, worker).pexpire(keys.wake, WAKE_TTL_MS)
+        pipe.execute()
     if requeue:
         return _requeue(server, keys, worker)
     with server.pipeline() as pipe:

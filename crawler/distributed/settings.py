@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     #: Sites a worker scrapes at once (`crawler enqueue --site`); it takes one per look at the
     #: queue, so the workers share them.
     "CRAWLER_REDIS_SITES": 4,
+    #: Seconds between a worker's looks at the site list once it found it empty (a look is a
+    #: round trip; a site scrape is a long job that may start a second later).
+    "CRAWLER_REDIS_SITE_POLL": 2.0,
     #: A worker's writes (results, released leases) go to Redis in one MULTI/EXEC every this
     #: many seconds, or at CRAWLER_REDIS_FLUSH_SIZE commands (new requests at once); a killed
     #: worker's unflushed pages are fetched again (their leases were not released).

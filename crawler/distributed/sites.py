@@ -83,6 +83,8 @@ class RedisSiteSpider(SiteSpider):
         connect_worker(spider, s)
         spider.max_idle_time = s.getfloat("CRAWLER_REDIS_IDLE_EXIT")
         spider.site_limit = s.getint("CRAWLER_REDIS_SITES")
+        spider.site_poll = s.getfloat("CRAWLER_REDIS_SITE_POLL")
+        spider.next_look = 0.0  # the site list was empty: the periodic look waits until then
         spider._take = spider.redis.register_script(_TAKE)
         crawler.signals.connect(spider.register, signal=signals.spider_opened)
         crawler.signals.connect(spider.deregister, signal=signals.spider_closed)
@@ -120,6 +122,8 @@ class RedisSiteSpider(SiteSpider):
         lease = f"{SITE_LEASE}{uuid.uuid4().hex[:12]}"
         taken = self._take(keys=[self.keys.sites, self.keys.inflight(self.worker_id)],
                            args=[1, lease])
+        if not taken:
+            self.next_look = time.monotonic() + self.site_poll
         requests = []
         for data in taken:
             entry = json.loads(data)
@@ -131,6 +135,10 @@ class RedisSiteSpider(SiteSpider):
         return requests
 
     def take_sites(self) -> None:
+        """Every CRAWLER_REDIS_POLL seconds, or CRAWLER_REDIS_SITE_POLL after the list was
+        empty."""
+        if time.monotonic() < self.next_look:
+            return
         engine = self.crawler.engine
         for request in self.next_sites():
             engine.crawl(request)

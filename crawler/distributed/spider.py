@@ -59,6 +59,7 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
         spider.redis_batch_size = spider.feed_batch
         spider.setup_redis(crawler)
         spider.max_idle_time = s.getfloat("CRAWLER_REDIS_IDLE_EXIT")
+        spider.poll_period = s.getfloat("CRAWLER_REDIS_POLL")
         spider.spider_idle_start_time = time.time()
         ensure_group(spider.redis, spider.keys)
         for signal, handler in ((signals.spider_opened, spider.register),
@@ -114,9 +115,14 @@ class RedisFeedSpider(RedisMixin, FeedSpider):
             self.spider_idle_start_time = time.time()
             if self.last_look.queued or self.last_look.feeds:
                 self.poll()
-        elif self.max_idle_time and \
-                time.time() - self.spider_idle_start_time >= self.max_idle_time:
-            self.poll()  # spider_idle closes the spider
+        elif self.max_idle_time:
+            left = self.spider_idle_start_time + self.max_idle_time - time.time()
+            if left <= 0:
+                self.poll()  # spider_idle closes the spider
+            elif left < self.poll_period:  # on time, not up to a period late at the next look
+                from twisted.internet import reactor
+
+                reactor.callLater(left + 0.01, self.poll)
 
     def deregister(self, spider=None, reason: str = "") -> None:
         stop_worker(self)

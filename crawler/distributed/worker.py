@@ -36,9 +36,12 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
     crawler = process.create_crawler(RedisFeedSpider)
     sites = Crawler(RedisSiteSpider, site_worker_settings(settings))
     # one process, one idle decision: when one crawl stops (idle, nothing left anywhere), so
-    # does the other; else a site crawl left alone waited for feeds no feed crawl would take
+    # does the other; else a site crawl left alone waited for feeds no feed crawl would take.
+    # weak=False: the dispatcher holds receivers weakly, and nothing else holds these closures
+    # (a weak one was collected at once: the other crawl stopped on its own idle check, up to
+    # Scrapy's 5 s heartbeat later, and the process with it)
     for one, other in ((crawler, sites), (sites, crawler)):
-        one.signals.connect(_stop_with(other), signal=signals.spider_closed)
+        one.signals.connect(_stop_with(other), signal=signals.spider_closed, weak=False)
     started = time.monotonic()
     process.crawl(crawler)
     process.crawl(sites)

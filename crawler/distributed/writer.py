@@ -34,6 +34,7 @@ from .messages import decode
 logger = logging.getLogger(__name__)
 
 VALIDATORS = ("etag", "last_modified", "body_hash")  # what Keys.feeds holds per feed
+MAX_BLPOP = 10.0  # seconds the writer's wait for a batch blocks in Redis at most
 
 _REFRESH = """
 local holder = redis.call('GET', KEYS[1])
@@ -119,6 +120,7 @@ class Writer:
         self.short = False  # the last read was short: wait for a batch to fill up
         self.links: dict[str, set] = {}
         self.saw_workers = False  # a worker was alive (or sent results) during this run
+        self.woken = False  # a worker stopped (Keys.wake) since the last look at the crawl
 
     # ------------------------------------------------------------ reading
     def claim_pending(self) -> int:
@@ -136,22 +138,31 @@ class Writer:
         """Entries of this consumer's own pending list (``pending``) or new ones. After a short
         batch the writer first waits CRAWLER_STORE_BATCH_SECONDS (XREADGROUP answers at the
         first entry), so a trickle of results costs one round trip (this read, carrying the
-        previous batch's acknowledgements) and one transaction per batch, not per article."""
-        if not pending and self.short and self.batch_seconds:
-            time.sleep(self.batch_seconds)
-        entries = self._read(pending, self.batch_size, block_ms)
+        previous batch's acknowledgements) and one transaction per batch, not per article. The
+        wait is a BLPOP on ``Keys.wake`` in the same round trip as the read: a worker that stops
+        ends it, so the end of a crawl is noticed at once."""
+        wait = self.batch_seconds if not pending and self.short else 0.0
+        if wait > MAX_BLPOP:  # the client's socket timeout (30 s) must not cut the BLPOP
+            time.sleep(wait - MAX_BLPOP)
+            wait = MAX_BLPOP
+        entries = self._read(pending, self.batch_size, block_ms, wait)
         # an empty read has waited (blocked) already: the next one blocks at once
         self.short = 0 < len(entries) < self.batch_size
         return entries
 
-    def _read(self, pending: bool, count: int, block_ms: int | None) -> list:
+    def _read(self, pending: bool, count: int, block_ms: int | None, wait: float = 0.0) -> list:
         pipe = self.acks if self.acks is not None else self.client.pipeline(transaction=False)
         self.acks = None
+        if wait:  # a pipeline, not MULTI: the BLPOP blocks, then the read runs (at once)
+            pipe.blpop([self.keys.wake], timeout=wait)
+            block_ms = None
         pipe.xreadgroup(WRITER_GROUP, self.consumer,
                         {self.keys.results: "0" if pending else ">"},
                         count=count, block=None if pending else block_ms)
-        answer = pipe.execute()[-1]
-        return answer[0][1] if answer else []
+        pipe.lpop(self.keys.wake)  # a worker that stopped while the read blocked
+        *answers, read, woken = pipe.execute()
+        self.woken = self.woken or bool(woken) or bool(wait and answers[-1])
+        return read[0][1] if read else []
 
     def flush_acks(self) -> None:
         """Send the acknowledgements still waiting for the next read."""
@@ -287,6 +298,7 @@ class Writer:
         workers this writer saw (alive, or by their results) have all stopped (what they left
         queued waits for the next ones; a writer that waited for it would never stop)."""
         queued, alive = self.crawl_state()
+        self.woken = False  # the next worker to stop wakes the writer again
         if alive:
             self.saw_workers = True
             return False
@@ -297,9 +309,11 @@ class Writer:
 
     def run(self, lock: WriterLock, idle_exit: float = 0.0, block: float | None = None,
             progress: Callable[[str], None] | None = None, interval: float = 5.0) -> None:
-        """Write until stopped (or, with ``idle_exit``, until nothing came for that many
-        seconds and :meth:`done`). An empty read blocks ``block`` seconds (default: 1 s, at
-        most a quarter of ``idle_exit``), so it stops soon after the last worker."""
+        """Write until stopped (or, with ``idle_exit``, until :meth:`done`: asked at the first
+        empty read after one of the workers it saw stopped (Keys.wake), as they waited
+        ``idle_exit`` already, or after ``idle_exit`` seconds with nothing). An empty read blocks
+        ``block`` seconds (default: 1 s, at most a quarter of ``idle_exit``), so it stops soon
+        after the last worker."""
         if block is None:
             block = max(0.05, min(1.0, idle_exit / 4)) if idle_exit else 1.0  # BLOCK 0: forever
         self.stats["claimed"] = self.claim_pending()
@@ -316,9 +330,16 @@ class Writer:
                 self.saw_workers = True  # results come from workers
             elif pending:
                 pending = False  # own backlog done: from now on new entries
-            elif idle_exit and time.monotonic() - last_work >= idle_exit and self.done():
-                self.flush_acks()
-                return
+            elif idle_exit and (self.woken and self.saw_workers
+                                or time.monotonic() - last_work >= idle_exit) and self.done():
+                # A worker sends its last results before it deregisters: they are in the
+                # stream now, unless they arrived after the empty read. One last look.
+                entries = self._read(False, self.batch_size, None)
+                if not entries:
+                    self.flush_acks()
+                    return
+                self.write(entries)
+                last_work = time.monotonic()
             if progress and time.monotonic() - last_report >= interval:
                 last_report = time.monotonic()
                 progress(self.progress_line(last_report - started))
