@@ -28,7 +28,7 @@ from time import monotonic
 from typing import Any, AsyncIterator, Iterable
 from urllib.request import getproxies
 
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxt
 
@@ -166,7 +166,8 @@ class Revalidator:
 
     async def _conditional_get(self, url: str, state: dict) -> bool:
         """True if the feed answered 304; False if Scrapy must fetch it."""
-        request = self.spider.feed_request(url, state)
+        # what the crawl's components look at: the URL (as Scrapy escapes it) and the feed
+        request = Request(url, dont_filter=True, meta={"feed_url": url})
         try:
             await self.safety.process_request(request)
         except RefusedRequest as refused:  # Scrapy refuses it again, counts and records it
@@ -179,9 +180,10 @@ class Revalidator:
         if self.publisher is not None:
             self.publisher.process_request(request)
         headers = dict(self.headers)
-        for name in ("If-None-Match", "If-Modified-Since"):
-            if name in request.headers:
-                headers[name] = request.headers[name].decode("latin-1")
+        if state.get("etag"):
+            headers["If-None-Match"] = state["etag"]
+        if state.get("last_modified"):
+            headers["If-Modified-Since"] = state["last_modified"]
         session = self._session()
         key, slot = await self.slots.acquire(request)
         try:
