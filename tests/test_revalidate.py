@@ -247,3 +247,31 @@ def test_switched_off_nothing_goes_the_fast_path(history):
     _, (log, _) = history["off"]
     assert "fast path" not in history["off"][0].stdout
     assert [p for _, p, _ in log].count("/wechsel.xml") == 1
+
+
+def test_fast_path_idle_connections_close_after_the_bound(tmp_path):
+    """CRAWLER_IDLE_CONNECTION_SECONDS bounds the fast path's keep-alive connections too: the
+    one to a host it is done with closes while another host still answers."""
+    done, slow = Site("done", "127.0.0.74"), Site("slowly", "127.0.0.75")
+    done.routes["/feed.xml"] = Resource(rss("Fertig", []), "application/rss+xml", etag='"d"')
+    delay = [0.0]
+
+    def slow_feed(handler):
+        time.sleep(delay[0])
+        return Resource(rss("Langsam", []), "application/rss+xml", etag='"s"')
+
+    slow.routes["/feed.xml"] = slow_feed
+    with LocalWeb([done, slow]) as web:
+        feeds, db = [done.url("/feed.xml"), slow.url("/feed.xml")], tmp_path / "news.db"
+        _crawl(feeds, db)
+        _crawl(feeds, db)
+        delay[0] = 4.0
+        web.log.clear()
+        web.closed.clear()
+        result, _ = _crawl(feeds, db, "-s", "CRAWLER_IDLE_CONNECTION_SECONDS=1")
+    assert "2 revalidated on the fast path" in result.stdout
+    last_done = max(t for s, _, t in web.log if s == "done")
+    slow_answered = min(t for s, p, t in web.log if s == "slowly" and p == "/feed.xml") + 4.0
+    closes = [t for s, t in web.closed if s == "done"]
+    assert closes and all(last_done + 1 - 0.2 <= t < slow_answered for t in closes), \
+        (last_done, closes, slow_answered)
