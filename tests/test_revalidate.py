@@ -275,3 +275,23 @@ def test_fast_path_idle_connections_close_after_the_bound(tmp_path):
     closes = [t for s, t in web.closed if s == "done"]
     assert closes and all(last_done + 1 - 0.2 <= t < slow_answered for t in closes), \
         (last_done, closes, slow_answered)
+
+
+def test_fast_path_holds_to_concurrent_requests(tmp_path):
+    """At most CONCURRENT_REQUESTS fast requests at once, over all sites: three sites, one slow
+    feed each, CONCURRENT_REQUESTS=2."""
+    sites = [Site(f"s{n}", f"127.0.0.{76 + n}") for n in range(3)]
+    flight, slow = InFlight(), [False]
+    for site in sites:
+        resource = _feed(site, site.name, [], f'"{site.name}"')
+        site.routes["/feed.xml"] = lambda handler, r=resource: \
+            flight.slow(r, 0.5 if slow[0] else 0)(handler)
+    with LocalWeb(sites) as web:
+        feeds, db = [site.url("/feed.xml") for site in sites], tmp_path / "news.db"
+        _crawl(feeds, db)
+        _crawl(feeds, db)
+        flight.reset()
+        slow[0] = True
+        result, _ = _crawl(feeds, db, "-s", "CONCURRENT_REQUESTS=2", web=web)
+    assert "3 revalidated on the fast path" in result.stdout
+    assert len(flight.starts) == 3 and flight.peak == 2
