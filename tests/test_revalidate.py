@@ -295,3 +295,34 @@ def test_fast_path_holds_to_concurrent_requests(tmp_path):
         result, _ = _crawl(feeds, db, "-s", "CONCURRENT_REQUESTS=2", web=web)
     assert "3 revalidated on the fast path" in result.stdout
     assert len(flight.starts) == 3 and flight.peak == 2
+
+
+def test_retry_after_hold_of_a_site_holds_its_fast_requests(tmp_path):
+    """A 429 with Retry-After: 2 to a Scrapy request holds the whole site for the fast path
+    too: no request of the site starts in the hold."""
+    site = Site("held", "127.0.0.79")
+    busy = [False]
+
+    def moody(handler):
+        if busy[0]:
+            busy[0] = False
+            return Resource("slow down", "text/plain", status=429, headers={"Retry-After": "2"})
+        return Resource(rss("Ohne", []), "application/rss+xml")  # no validator: Scrapy's
+
+    site.routes["/ohne.xml"] = moody
+    for n in range(4):
+        site.routes[f"/f{n}.xml"] = _feed(site, f"F{n}", [], f'"f{n}"')
+    with LocalWeb([site]) as web:
+        feeds = [site.url("/ohne.xml")] + [site.url(f"/f{n}.xml") for n in range(4)]
+        db = tmp_path / "news.db"
+        _crawl(feeds, db)
+        _crawl(feeds, db)
+        busy[0] = True
+        result, (log, _) = _crawl(feeds, db, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+                                  "-s", "DOWNLOAD_DELAY=0.3", "-s", "RETRY_TIMES=2", web=web)
+    assert "4 revalidated on the fast path" in result.stdout
+    starts = [(p, t) for _, p, t in log if p != "/robots.txt"]
+    told = next(t for p, t in starts if p == "/ohne.xml")
+    after = [(p, round(t - told, 2)) for p, t in starts if t > told]
+    assert len(after) >= 2, starts  # the retry and at least one fast request came after it
+    assert all(gap >= 2 - 0.1 for _, gap in after), after
