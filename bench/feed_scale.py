@@ -1,30 +1,39 @@
 """What a pass over many mostly-unchanged feeds costs: CPU per feed and peak memory at 10,000
-and 100,000 feeds, against Scrapy's own per-request floor measured in the same run.
+and 100,000 feeds, against the same pass through Scrapy and Scrapy's own per-request floor,
+measured in the same run.
 
 A raw asyncio HTTP/1.1 server in a separate process (``--serve``; keep-alive, no framework)
 serves the feeds on many loopback hosts (127.77.x.y, ``FEEDS_PER_HOST`` feeds each, one port on
 every address). Each feed is a small RSS file of ``ENTRIES`` entries. The database starts as
 one that has followed these feeds for a while: their articles stored, each feed's row with
-the ETag and body digest its last crawl kept. Every figure is the CPU time (user + system, from
-``wait4``) of one ``python -m crawler crawl FEEDS.txt`` process minus that of the same command
-over a single feed (the start-up: imports, settings, the database), divided by the number of
-feeds:
+the ETag and body digest its last crawl kept, and 304 as the answer its last fetch got. Every
+figure is the CPU time (user + system, from ``wait4``) of one ``python -m crawler crawl
+FEEDS.txt`` process minus that of the same command over a single feed (the start-up: imports,
+settings, the database), divided by the number of feeds:
 
-- ``304``: the server answers the conditional GET with 304 Not Modified;
-- ``same``: the server ignores the validators and sends the same feed again (200);
+- ``304``: the server answers the conditional GET with 304 Not Modified: the crawl's
+  revalidation fast path (aiohttp outside Scrapy's engine, crawler/fetch/revalidate.py) asks
+  every feed (asserted);
+- ``304-scrapy``: the same with the fast path off (``CRAWLER_FEED_REVALIDATE=False``): every
+  feed a Scrapy request, as before the fast path;
+- ``same``: the server ignores the validators and sends the same feed again (200); the feeds'
+  last answer is set to 200 first (such a feed never answers 304), so Scrapy asks them;
 - ``floor``: a bare Scrapy spider (``--bare``: the same politeness settings and robots.txt,
   Scrapy's default components, a callback that does nothing) over the same feeds answering
   304: what Scrapy itself costs a request on this machine with its default components;
 - ``twisted``: Twisted's HTTP client alone (``--twisted``: ``Agent`` with a persistent
   connection pool, 32 requests at once, 4 a host, the same conditional GETs, no robots.txt):
-  the part of a request that is neither Scrapy's engine nor the crawler's.
+  the part of a request that is neither Scrapy's engine nor the crawler's;
+- ``aiohttp``: aiohttp alone (``--aiohttp``: the same, with its pool): the floor of the fast
+  path.
 
 Peak memory is the crawl process's own high-water mark (``VmHWM``, followed while it runs).
 ``--big N`` also crawls one feed of N entries
 (all known) with the reactor monitor on and prints the longest the reactor was blocked, with
 the extraction workers (the feed is parsed in their pool) and inline (``--workers 0``).
 
-Usage: python bench/feed_scale.py [--sizes 10000,100000] [--passes 304,floor,twisted,same]
+Usage: python bench/feed_scale.py [--sizes 10000,100000]
+       [--passes 304,304-scrapy,floor,twisted,aiohttp,same]
        [--big 10000]
 The extraction workers are off (``--workers 0``) in the passes: nothing is extracted.
 """
@@ -247,6 +256,25 @@ def bare_twisted(feed_list: str, concurrency: int = 32, per_host: int = 4) -> No
     reactor.run()
 
 
+def bare_aiohttp(feed_list: str, concurrency: int = 32, per_host: int = 4) -> None:
+    """The same conditional GETs with aiohttp and nothing else."""
+    import aiohttp
+
+    async def run() -> None:
+        urls = iter([line.strip() for line in open(feed_list) if line.strip()])
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=per_host)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async def worker() -> None:
+                for url in urls:
+                    feed = url.rsplit("/", 1)[1][:-4]
+                    async with session.get(url, headers={"If-None-Match": f'"f{feed}-1"'}) as r:
+                        assert r.status == 304, r.status
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    asyncio.run(run())
+
+
 # ---------------------------------------------------------------- the passes
 
 
@@ -311,7 +339,7 @@ def prefill(db_path: Path, feeds: list[str], port: int) -> None:
             rows.append((page, page, host, f"Meldung {feed}-{j}", "Text der Meldung.", 3))
         feed_rows.append((url, f'"f{feed}-1"', body_digest(feed_body(host, port, str(feed),
                                                                        ENTRIES)),
-                          store.utcnow(), 200, 3, f"Feed {feed}"))
+                          store.utcnow(), 304, 3, f"Feed {feed}"))
     with store.transaction(db):
         db.conn.executemany("INSERT INTO articles (url, fetched_url, site, title, text, "
                             "word_count) VALUES (?,?,?,?,?,?)", rows)
@@ -321,7 +349,8 @@ def prefill(db_path: Path, feeds: list[str], port: int) -> None:
     db.close()
 
 
-PASSES = ("304", "floor", "twisted", "same")
+PASSES = ("304", "304-scrapy", "floor", "twisted", "aiohttp", "same")
+SCRAPY_ONLY = ("-s", "CRAWLER_FEED_REVALIDATE=False")
 
 
 def measure_size(n: int, work: Path, passes: tuple[str, ...] = PASSES) -> dict:
@@ -344,20 +373,36 @@ def measure_size(n: int, work: Path, passes: tuple[str, ...] = PASSES) -> dict:
         return result
 
     with Served(hosts, port, not_modified=True):
-        startup = done("start-up", crawl(one_feed, db))  # feed 0 answers 304: one request
+        # feed 0 answers 304: one request, on the fast path (its start-up includes importing
+        # aiohttp) or through Scrapy
+        startup = done("start-up", crawl(one_feed, db))
+        startup_scrapy = done("start-up, Scrapy only", crawl(one_feed, db, *SCRAPY_ONLY))
         out["startup_cpu"] = startup["cpu"]
+        out["startup_scrapy_cpu"] = startup_scrapy["cpu"]
         if "304" in passes:
             out["304"] = done("304", crawl(feed_list, db), startup)
-            assert f"{n} unchanged (304)" in out["304"]["out"], out["304"]["out"]
-        for kind, flag in (("floor", "--bare"), ("twisted", "--twisted")):
+            assert f"{n} unchanged (304) ({n} revalidated on the fast path)" in \
+                out["304"]["out"], out["304"]["out"]
+        if "304-scrapy" in passes:
+            out["304-scrapy"] = done("304-scrapy", crawl(feed_list, db, *SCRAPY_ONLY),
+                                     startup_scrapy)
+            assert f"{n} unchanged (304)\n" in out["304-scrapy"]["out"], out["304-scrapy"]["out"]
+        for kind, flag in (("floor", "--bare"), ("twisted", "--twisted"),
+                           ("aiohttp", "--aiohttp")):
             if kind in passes:
                 base = run_child([sys.executable, __file__, flag, str(one_feed)])
                 out[f"{kind}_startup"] = base
                 out[kind] = done(kind, run_child([sys.executable, __file__, flag,
                                                   str(feed_list)]), base)
     if "same" in passes:
+        from crawler import store
+
+        conn = store.open_db(db)
+        with store.transaction(conn):
+            conn.execute("UPDATE feeds SET last_status = 200")
+        conn.close()
         with Served(hosts, port, not_modified=False):
-            out["same"] = done("same", crawl(feed_list, db), startup)
+            out["same"] = done("same", crawl(feed_list, db), startup_scrapy)
         assert f"{n} sent the same feed again" in out["same"]["out"], out["same"]["out"]
     for f in db.parent.glob(db.name + "*"):
         f.unlink()
@@ -410,7 +455,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--passes", default=",".join(PASSES),
                         help="which passes to run (default: all; 304 and twisted are the "
-                             "quickest pair with a baseline)")
+                             "quickest pair with a baseline, 304 and 304-scrapy the A/B of "
+                             "the fast path)")
     parser.add_argument("--big", type=int, default=10000,
                         help="entries of the one big feed (0: skip)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "feed_scale.json")
@@ -420,6 +466,7 @@ def main() -> None:
     parser.add_argument("--not-modified", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare", help=argparse.SUPPRESS)
     parser.add_argument("--twisted", help=argparse.SUPPRESS)
+    parser.add_argument("--aiohttp", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.entries, args.not_modified, args.big)
@@ -430,14 +477,19 @@ def main() -> None:
     if args.twisted:
         bare_twisted(args.twisted)
         return
+    if args.aiohttp:
+        bare_aiohttp(args.aiohttp)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
     if not set(passes) <= set(PASSES):
         parser.error(f"--passes: choose from {', '.join(PASSES)}")
     rows = []
-    print(f"{'feeds':>7} {'hosts':>6} {'304 ms':>7} {'same ms':>8} "
-          f"{'floor ms':>9} {'twisted ms':>10} {'304/floor':>9} {'304/twisted':>11} {'peak MB 304':>11} "
-          f"{'same':>6} {'floor':>6} {'wall 304 s':>10}", flush=True)
+    print(f"{'feeds':>7} {'hosts':>6} {'304 ms':>7} {'304-scrapy ms':>13} {'same ms':>8} "
+          f"{'floor ms':>9} {'twisted ms':>10} {'aiohttp ms':>10} {'304/304-scrapy':>14} "
+          f"{'304/aiohttp':>11} "
+          f"{'peak MB 304':>11} {'304-scrapy':>10} {'same':>6} {'floor':>6} {'wall 304 s':>10}",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="feed-scale-") as tmp:
         for n in sizes:
             r = measure_size(n, Path(tmp), passes)
@@ -445,10 +497,12 @@ def main() -> None:
                              if isinstance(v, dict) else v) for k, v in r.items()})
             ms = lambda kind: r[kind]["ms_per_feed"] if kind in r else float("nan")  # noqa: E731
             mb = lambda kind: r[kind]["rss_mb"] if kind in r else float("nan")  # noqa: E731
-            print(f"{n:>7} {r['hosts']:>6} {ms('304'):>7.2f} {ms('same'):>8.2f} "
-                  f"{ms('floor'):>9.2f} {ms('twisted'):>10.2f} "
-                  f"{ms('304') / ms('floor'):>9.2f} {ms('304') / ms('twisted'):>11.2f} "
-                  f"{mb('304'):>11.0f} {mb('same'):>6.0f} {mb('floor'):>6.0f} "
+            print(f"{n:>7} {r['hosts']:>6} {ms('304'):>7.2f} {ms('304-scrapy'):>13.2f} "
+                  f"{ms('same'):>8.2f} {ms('floor'):>9.2f} {ms('twisted'):>10.2f} "
+                  f"{ms('aiohttp'):>10.2f} {ms('304') / ms('304-scrapy'):>14.2f} "
+                  f"{ms('304') / ms('aiohttp'):>11.2f} "
+                  f"{mb('304'):>11.0f} {mb('304-scrapy'):>10.0f} {mb('same'):>6.0f} "
+                  f"{mb('floor'):>6.0f} "
                   f"{r['304']['wall'] if '304' in r else float('nan'):>10.1f}", flush=True)
         if args.big:
             big = measure_big(args.big, Path(tmp))

@@ -37,6 +37,11 @@ CRAWLER_SLOT_BY = "domain"
 CRAWLER_RETRY_AFTER_DEFAULT = 5.0
 CRAWLER_RETRY_AFTER_MAX = 600.0
 
+#: Feeds that answered 304 last time are asked again with aiohttp outside Scrapy's engine
+#: (under 1 ms of CPU a feed instead of ~3 ms), sharing Scrapy's download slots, robots.txt and the
+#: URL safety guard; any answer but 304 goes to Scrapy as before (crawler/fetch/revalidate.py).
+CRAWLER_FEED_REVALIDATE = True
+
 # ---------------------------------------------------------------- robustness and limits
 DOWNLOAD_TIMEOUT = 30                 # every request, robots.txt included
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024   # a news page or feed is far below 10 MiB

@@ -11,12 +11,13 @@ from crawler import store
 from crawler.demo.server import LocalWeb, Resource, Site
 from crawler.fetch.feedlist import LISTED_FEEDS, describe_feeds
 from crawler.fetch.spiders.base import FEED_WRITES_BATCH
+from crawler.fetch.revalidate import WINDOW
 from crawler.fetch.spiders.feeds import STATE_BATCH
 from tests.conftest import run_cli
 from tests.pages import article_page, rss
 from tests.test_resume import _paragraphs
 
-N_FEEDS = max(STATE_BATCH, FEED_WRITES_BATCH, store.CHUNK) + 1
+N_FEEDS = max(STATE_BATCH, FEED_WRITES_BATCH, store.CHUNK, WINDOW) + 1
 N_BIG = 60  # entries of the big feed: ~20 KB, over CRAWLER_FEED_POOL_BYTES
 FAST = ["-s", "DOWNLOAD_TIMEOUT=30", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_DELAY=0",
         "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
@@ -92,6 +93,24 @@ def test_big_feed_read_in_the_extraction_pool(crawls):
     assert "read in the extraction pool" in crawls["first"].stderr
     assert "articles: 61 new" in crawls["first"].stdout  # the shared one and the big feed's
     assert "read in the extraction pool" not in crawls["second"].stderr  # same body: not read
+
+
+@pytest.fixture(scope="module")
+def third(crawls, web):
+    """A third crawl: every feed but the big one answered 304 last time."""
+    return run_cli("crawl", crawls["db"].parent / "feeds.txt", crawls["big"], "--db",
+                   crawls["db"], *FAST, "--workers", "1", "-q", timeout=300)
+
+
+def test_fast_path_past_its_window(crawls, third, web):
+    """More feeds than the fast path's window take it, with the bookkeeping of a 304."""
+    assert third.returncode == 0, third.stdout + third.stderr[-3000:]
+    assert f"{N_FEEDS} unchanged (304) ({N_FEEDS} revalidated on the fast path)" in third.stdout
+    assert "1 sent the same feed again" in third.stdout  # the big feed: last status 200, Scrapy
+    db = store.open_db(crawls["db"])
+    feeds = store.get_feeds(db, [web["viele"].url(f"/f/{i}.xml") for i in range(N_FEEDS)])
+    assert {f["n_fetches"] for f in feeds.values()} == {3}
+    assert {f["last_status"] for f in feeds.values()} == {304}
 
 
 # ---------------------------------------------------------------- idle keep-alive connections

@@ -201,6 +201,8 @@ def print_summary(summary: dict) -> None:
         f"-> {summary['db']}",
         f"  feeds:    {c['n_feeds']} tried, {c['n_feeds_failed']} failed, "
         f"{summary.get('feeds_unchanged', 0)} unchanged (304)"
+        + (f" ({revalidated} revalidated on the fast path)"
+           if (revalidated := (summary.get("news") or {}).get("feeds_revalidated")) else "")
         + (f", {summary['feeds_same']} sent the same feed again" if summary.get("feeds_same")
            else ""),
         f"  articles: {c['n_new']} new, {c['n_known']} already known, {c['n_failed']} failed",

@@ -6,7 +6,7 @@ short reason, and the crawl goes on.
 """
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 import scrapy
 from scrapy import signals
@@ -16,6 +16,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from crawler.errors import UserError
 from crawler.fetch.feedlist import read_feed_args
 from crawler.fetch.feedread import body_digest, read_feed
+from crawler.fetch.revalidate import scrapy_feeds
 from crawler.items import FeedLink, Page
 from crawler.fetch.spiders.base import NewsSpider, failure_reason
 from crawler.fetch.urls import canonicalize, is_crawlable
@@ -55,14 +56,21 @@ class FeedSpider(NewsSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         """The feeds, as the downloader has room for them (Scrapy's lazy start: a queue of
-        100,000 feed requests held ~1.5 KB each), their stored states read in batches."""
+        100,000 feed requests held ~1.5 KB each), their stored states read in batches. Feeds
+        that answered 304 last time are revalidated outside the engine first
+        (crawler.fetch.revalidate); those that did not answer 304 again come back here."""
         engine = self.crawler.engine
+        async for url, state in scrapy_feeds(self, self.feed_states()):
+            if engine.needs_backout():
+                await self.crawler.signals.wait_for(signals.scheduler_empty)
+            yield self.feed_request(url, state)
+
+    def feed_states(self) -> Iterator[tuple[str, dict | None]]:
+        """Each feed URL with its stored state (None: never fetched, or --refresh)."""
         for urls in self.feed_urls.batches(STATE_BATCH):
             states = self.stored_feeds(urls) if not self.refresh else {}
             for url in urls:
-                if engine.needs_backout():
-                    await self.crawler.signals.wait_for(signals.scheduler_empty)
-                yield self.feed_request(url, states.get(url))
+                yield url, states.get(url)
 
     def feed_request(self, url: str, feed: dict | None | object = _LOOK_UP) -> scrapy.Request:
         """A conditional GET of a feed; ``feed``: its stored state (looked up if not given)."""
@@ -84,11 +92,10 @@ class FeedSpider(NewsSpider):
 
     def parse_feed(self, response: Response):
         feed_url = response.meta["feed_url"]
-        self.count("feeds_done")
         if response.status == 304:
-            self.count("feeds_unchanged")
-            self.feed_fetched(feed_url, status=304, error=None)
+            self.feed_not_modified(feed_url)
             return
+        self.count("feeds_done")
         digest = response.meta.get("feed_digest") or body_digest(response.body)
         if digest == response.meta.get("body_hash") and not self.refresh:
             # the very body a finished crawl read: like a 304, nothing to read again
@@ -128,6 +135,12 @@ class FeedSpider(NewsSpider):
                 yield request
             else:
                 yield FeedLink(url=canonicalize(link), feed_url=feed_url)
+
+    def feed_not_modified(self, feed_url: str) -> None:
+        """A feed answered 304 (through Scrapy or the fast path): nothing to read."""
+        self.count("feeds_done")
+        self.count("feeds_unchanged")
+        self.feed_fetched(feed_url, status=304, error=None)
 
     def closed(self, reason: str) -> None:
         if reason == "finished" and self.validators:
