@@ -4,6 +4,9 @@ body again (not read again), and a big feed read in the extraction pool."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -13,7 +16,7 @@ from crawler.fetch.feedlist import LISTED_FEEDS, describe_feeds
 from crawler.fetch.spiders.base import FEED_WRITES_BATCH
 from crawler.fetch.revalidate import WINDOW
 from crawler.fetch.spiders.feeds import STATE_BATCH
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.pages import article_page, rss
 from tests.test_resume import _paragraphs
 
@@ -157,13 +160,14 @@ def test_idle_connections_close_after_the_bound(two_hosts, tmp_path, idle):
         assert all(t >= slow_answered for t in closes), (closes, slow_answered)
 
 
-def test_idle_connection_bound_must_be_positive(tmp_path, two_hosts):
+@pytest.mark.parametrize("name", ["CRAWLER_IDLE_CONNECTION_SECONDS",
+                                  "CRAWLER_REVALIDATE_IDLE_SECONDS"])
+def test_idle_connection_bound_must_be_positive(tmp_path, two_hosts, name):
     two_hosts.log.clear()
     result = run_cli("crawl", two_hosts["done"].url("/feed.xml"), "--db", tmp_path / "x.db",
-                     *FAST, "-s", "CRAWLER_IDLE_CONNECTION_SECONDS=0", "--workers", "0", "-q")
+                     *FAST, "-s", f"{name}=0", "--workers", "0", "-q")
     assert result.returncode == 2
-    assert "CRAWLER_IDLE_CONNECTION_SECONDS must be a positive number of seconds, not '0'" \
-        in result.stderr
+    assert f"{name} must be a positive number of seconds, not '0'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not two_hosts.log  # nothing fetched
 
@@ -174,3 +178,22 @@ def test_feed_lists_past_the_listed_length_are_described():
     described = describe_feeds(urls)
     assert described["count"] == LISTED_FEEDS + 1 and described["first"] == urls[:3]
     assert describe_feeds(urls[::-1])["sha1"] != described["sha1"]  # another list, another job
+
+
+def test_a_crawl_may_open_as_many_files_as_the_system_allows(tmp_path, two_hosts):
+    """Run with the soft limit at 256: the crawl raises it to the hard limit (sockets of
+    thousands of hosts went past the usual 1,024)."""
+    script = tmp_path / "limit.py"
+    script.write_text(
+        "import resource, sys\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "from crawler.runtime.crawl import crawl_feeds, raise_open_files_limit\n"
+        "crawl_feeds([sys.argv[1]], sys.argv[2], {'CRAWLER_EXTRACT_WORKERS': 0})\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0] == hard, hard)\n")
+    result = subprocess.run([sys.executable, script, two_hosts["done"].url("/feed.xml"),
+                             tmp_path / "x.db"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    raised, hard = result.stdout.split()
+    assert raised == "True" and int(hard) > 256

@@ -20,7 +20,8 @@ from tests.pages import LOREM_DE, article_page, rss
 from tests.test_politeness import InFlight
 
 QUICK = ["-s", "DOWNLOAD_TIMEOUT=5", "-s", "RETRY_TIMES=0", "-s", "AUTOTHROTTLE_ENABLED=False",
-         "-s", "DOWNLOAD_DELAY=0.02", "--workers", "0", "-q"]
+         "-s", "DOWNLOAD_DELAY=0.02", "--workers", "0", "-q",
+         "-s", "CRAWLER_ROBOTS_MAX_AGE=0"]  # robots.txt read anew each crawl: it changes below
 OFF = ["-s", "CRAWLER_FEED_REVALIDATE=False"]
 N_STEADY = 4  # feeds that answer 304 every time after the first
 
@@ -250,8 +251,8 @@ def test_switched_off_nothing_goes_the_fast_path(history):
 
 
 def test_fast_path_idle_connections_close_after_the_bound(tmp_path):
-    """CRAWLER_IDLE_CONNECTION_SECONDS bounds the fast path's keep-alive connections too: the
-    one to a host it is done with closes while another host still answers."""
+    """CRAWLER_REVALIDATE_IDLE_SECONDS bounds the fast path's keep-alive connections: the one
+    to a host it is done with closes while another host still answers."""
     done, slow = Site("done", "127.0.0.74"), Site("slowly", "127.0.0.75")
     done.routes["/feed.xml"] = Resource(rss("Fertig", []), "application/rss+xml", etag='"d"')
     delay = [0.0]
@@ -268,7 +269,8 @@ def test_fast_path_idle_connections_close_after_the_bound(tmp_path):
         delay[0] = 4.0
         web.log.clear()
         web.closed.clear()
-        result, _ = _crawl(feeds, db, "-s", "CRAWLER_IDLE_CONNECTION_SECONDS=1")
+        result, _ = _crawl(feeds, db, "-s", "CRAWLER_REVALIDATE_IDLE_SECONDS=1",
+                           "-s", "CRAWLER_IDLE_CONNECTION_SECONDS=1")  # Scrapy's, robots.txt
     assert "2 revalidated on the fast path" in result.stdout
     last_done = max(t for s, _, t in web.log if s == "done")
     slow_answered = min(t for s, p, t in web.log if s == "slowly" and p == "/feed.xml") + 4.0

@@ -17,7 +17,8 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
     from scrapy import signals
     from scrapy.crawler import Crawler, CrawlerProcess
 
-    from crawler.runtime.crawl import project_settings, quiet_noisy_loggers
+    from crawler.runtime.crawl import project_settings, quiet_noisy_loggers, \
+        raise_open_files_limit
 
     from .settings import site_worker_settings
     from .sites import RedisSiteSpider
@@ -31,6 +32,7 @@ def run_worker(redis_url: str, prefix: str, settings: dict[str, Any] | None = No
                                                project.getdict("DOWNLOADER_MIDDLEWARES")),
                  **(settings or {})}
     settings = project_settings(overrides)
+    raise_open_files_limit()
     process = CrawlerProcess(settings)
     quiet_noisy_loggers(process.settings)
     crawler = process.create_crawler(RedisFeedSpider)

@@ -12,18 +12,17 @@ from __future__ import annotations
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 
-def idle_seconds(settings) -> float:
-    """CRAWLER_IDLE_CONNECTION_SECONDS, checked: ValueError unless a positive number. (Scrapy
-    turns a handler that fails to start into "Unsupported URL scheme" for every request, so
-    the crawl checks it before it starts: crawler.runtime.crawl.)"""
-    value = settings.get("CRAWLER_IDLE_CONNECTION_SECONDS")
+def idle_seconds(settings, name: str = "CRAWLER_IDLE_CONNECTION_SECONDS") -> float:
+    """An idle-connection bound (``name``), checked: ValueError unless a positive number.
+    (Scrapy turns a handler that fails to start into "Unsupported URL scheme" for every
+    request, so the crawl checks it before it starts: crawler.runtime.crawl.)"""
+    value = settings.get(name)
     try:
         idle = float(value)
     except (TypeError, ValueError):
         idle = 0.0
     if not idle > 0:
-        raise ValueError(f"CRAWLER_IDLE_CONNECTION_SECONDS must be a positive number of "
-                         f"seconds, not {value!r}")
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
     return idle
 
 

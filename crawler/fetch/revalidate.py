@@ -32,6 +32,7 @@ from scrapy import Request, signals
 from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxt
 
+from crawler.fetch.connections import idle_seconds
 from crawler.fetch.middlewares import RefusedRequest, UrlSafetyMiddleware, ip_literal
 from crawler.fetch.politeness import PublisherSlotMiddleware, RetryAfterMiddleware
 
@@ -83,7 +84,7 @@ class Revalidator:
                         "Accept-Encoding": b", ".join(ACCEPTED_ENCODINGS).decode()}
         self.timeout = s.getfloat("DOWNLOAD_TIMEOUT")
         self.per_host = s.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
-        self.idle = s.getfloat("CRAWLER_IDLE_CONNECTION_SECONDS")
+        self.idle = idle_seconds(s, "CRAWLER_REVALIDATE_IDLE_SECONDS")
         self.session = None
         self.window = asyncio.Semaphore(WINDOW)
         self.out: asyncio.Queue = asyncio.Queue()

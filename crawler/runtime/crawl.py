@@ -6,6 +6,7 @@ crawls (tests, the scheduler) run each in a fresh process.
 from __future__ import annotations
 
 import logging
+import resource
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -45,7 +46,8 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
     """
     wait = project_settings(settings).getfloat("CRAWLER_LOCK_WAIT")
     try:
-        idle_seconds(project_settings(settings))
+        for name in ("CRAWLER_IDLE_CONNECTION_SECONDS", "CRAWLER_REVALIDATE_IDLE_SECONDS"):
+            idle_seconds(project_settings(settings), name)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     with CrawlLock(db_path, wait=wait):
@@ -61,8 +63,21 @@ def run_spider(spider: str, db_path: str, kind: str, args: dict,
     return summary
 
 
+def raise_open_files_limit() -> int:
+    """Let this process open as many files as the system allows it (the soft limit up to the
+    hard one), as servers do: a pass over thousands of hosts keeps a few keep-alive sockets
+    open for each host it is still fetching, past the common default of 1,024, and each
+    connection over it failed ("Too many open files"). Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft >= hard:
+        return soft
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def _run_spider(spider: str, db_path: str, kind: str, args: dict,
                 settings: dict[str, Any] | None = None, **spider_kwargs: Any) -> dict:
+    raise_open_files_limit()
     db = store.open_db(db_path)
     # The dedup index's tables too, before Scrapy starts: a full or read-only disk shows here
     # as one clear error rather than inside the engine's start-up.
