@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import sqlite3
 import time
 from functools import lru_cache
 
@@ -93,7 +94,10 @@ class RobotsTxtMiddleware(ScrapyRobotsTxt):
         return parser
 
     def _read_kept(self, origin: str, netloc: str) -> None:
-        body = store.get_robots(self.db(), origin, self.max_age)
+        try:
+            body = store.get_robots(self.db(), origin, self.max_age)
+        except (sqlite3.Error, OSError):  # a database in trouble: fetched as Scrapy would
+            return
         if body is not None:
             self._parsers[netloc] = build_from_crawler(self._parserimpl, self.crawler, body)
             self._stats.inc_value("robotstxt/kept")
@@ -101,7 +105,10 @@ class RobotsTxtMiddleware(ScrapyRobotsTxt):
     async def _parse_robots(self, response, netloc, request):
         if response.status < 500 and len(response.body) <= self.KEEP_BYTES and self.db_path:
             origin = f"{urlparse_cached(response).scheme}://{netloc}"
-            store.put_robots(self.db(), origin, response.status, response.body)
+            try:
+                store.put_robots(self.db(), origin, response.status, response.body)
+            except (sqlite3.Error, OSError):  # not kept; obeyed all the same (a full or
+                pass  # read-only database stops the crawl through its own writes)
         await super()._parse_robots(response, netloc, request)
 
     def db(self):
