@@ -296,9 +296,11 @@ def feed_fetched(db: sqlite_utils.Database, url: str, *, status: int | None, err
 CHUNK = 500
 
 
-def _chunks(items: list, size: int = CHUNK):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _chunks(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
+    """``items`` ``size`` at a time (a list or a stream: memory flat in their number)."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def get_feeds(db: sqlite_utils.Database, urls: Iterable[str]) -> dict[str, dict]:
@@ -514,7 +516,7 @@ def _outcomes(db: sqlite_utils.Database, urls: list[str], new_by_feed: dict) -> 
 def iter_due_feeds(db: sqlite_utils.Database, urls: Iterable[str], now: str) -> Iterator[str]:
     """Those of ``urls`` to fetch at ``now`` (ISO UTC), in order: never scheduled, or due, and
     enabled. Read CHUNK feeds at a time: memory flat in the number of feeds."""
-    for chunk in _iter_chunks(urls):
+    for chunk in _chunks(urls):
         rows = {r[0]: r[1:] for r in db.execute(
             "SELECT url, next_fetch, disabled FROM feeds WHERE url IN (%s)"
             % ",".join("?" * len(chunk)), chunk)}
@@ -533,7 +535,7 @@ def next_due(db: sqlite_utils.Database, urls: Iterable[str]) -> str | None:
     """The earliest `next_fetch` among the enabled feeds of ``urls`` (None: one is unscheduled
     or none is enabled; ask ``due_feeds``)."""
     earliest = None
-    for chunk in _iter_chunks(urls):
+    for chunk in _chunks(urls):
         for _, next_fetch in db.execute(
                 "SELECT url, next_fetch FROM feeds WHERE coalesce(disabled, 0) = 0 AND url IN (%s)"
                 % ",".join("?" * len(chunk)), chunk):
@@ -541,12 +543,6 @@ def next_due(db: sqlite_utils.Database, urls: Iterable[str]) -> str | None:
                 return None
             earliest = next_fetch if earliest is None else min(earliest, next_fetch)
     return earliest
-
-
-def _iter_chunks(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
-    items = iter(items)
-    while chunk := list(islice(items, size)):
-        yield chunk
 
 
 def feed_health(db: sqlite_utils.Database) -> list[dict]:

@@ -74,9 +74,6 @@ class StagedFeeds:
             last = rows[-1][0]
             yield [url for _, url in rows]
 
-    def first(self, n: int) -> list[str]:
-        return list(islice(iter(self), n))
-
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and self._conn.execute(
             "SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone() is not None
